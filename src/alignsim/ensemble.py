@@ -1,0 +1,215 @@
+"""Batches of replicates through the model: ``simulate`` for one parameter matrix, ``run_ensemble``
+for outer prior draws x inner replicates. Results are tidy pandas tables.
+
+Per-quarter means are accumulated as integers (values rounded to 2**-32), so the totals are the
+same whatever the batch size or the order batches finish in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .model import AlignmentModel
+from .priors import replicate_params, sample_draws
+from .scenario import Scenario, variable_refs
+from .timeaxis import Quarter
+
+Array = np.ndarray
+FIXED_POINT = 2.0**32
+
+
+def _fixed(x: Array) -> Array:
+    return np.round(np.asarray(x, dtype=np.float64) * FIXED_POINT).astype(np.int64)
+
+
+@dataclass
+class QuarterTotals:
+    """Sums over replicates at each step (shape (steps, ...)); add two to merge batches."""
+
+    n: int
+    member: Array          # (T,) members at the end of each step
+    gap: Array             # (T,) fixed-point sum of dU
+    gap_hist: Array        # (T, bins + 2) counts of dU in fixed bins (under/overflow at the ends)
+    contributions: Array   # (T, K) fixed-point sums per driver
+    variables: Array       # (T, V) fixed-point sums per variable
+
+    def __add__(self, other: "QuarterTotals") -> "QuarterTotals":
+        return QuarterTotals(self.n + other.n, self.member + other.member, self.gap + other.gap,
+                             self.gap_hist + other.gap_hist, self.contributions + other.contributions,
+                             self.variables + other.variables)
+
+
+@dataclass
+class BatchResult:
+    """What one ``simulate`` call returns.
+
+    Attributes:
+        replicates: one row per replicate: outcomes, final state, mean driver contributions
+            and the parameters (column names are prior paths).
+        totals: per-quarter sums for the aggregates.
+        trace: long table (step, quarter, replicate, series, value), only with ``trace=True``.
+    """
+
+    replicates: pd.DataFrame
+    totals: QuarterTotals
+    trace: pd.DataFrame | None = None
+
+
+def gap_bin_edges(scenario: Scenario) -> Array:
+    lo, hi, n = scenario.monte_carlo.dU_bins
+    return np.linspace(lo, hi, int(n) + 1)
+
+
+def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = False) -> BatchResult:
+    """Run the model over one parameter matrix (one row per replicate).
+
+    ``params`` has a column per prior path (see ``priors.replicate_params``), optionally ``draw``;
+    its index is the replicates' global numbers, which select their random numbers.
+    """
+    model = AlignmentModel(scenario, params, seed)
+    axis = scenario.axis
+    T, n = axis.n_steps, len(params)
+    refs = list(variable_refs(scenario))
+    drivers = list(scenario.drivers)
+    edges = gap_bin_edges(scenario)
+    totals = QuarterTotals(n, np.zeros(T, np.int64), np.zeros(T, np.int64),
+                           np.zeros((T, len(edges) + 1), np.int64),
+                           np.zeros((T, len(drivers)), np.int64), np.zeros((T, len(refs)), np.int64))
+    contrib_sum = np.zeros((len(drivers), n))
+    event_member = None
+    event_step = axis.step_of(Quarter.parse(scenario.event.date)) if scenario.event.date else None
+    rows: list[pd.DataFrame] = []
+    focal = model.focal
+    values = {v.ref: v for a in model.agents for v in a.variables}
+    for step in range(1, T + 1):
+        model.step()
+        t = step - 1
+        totals.member[t] = int(focal.member.sum())
+        totals.gap[t] = int(_fixed(focal.gap).sum())
+        totals.gap_hist[t] = np.bincount(np.searchsorted(edges, focal.gap, side="right"),
+                                         minlength=len(edges) + 1)
+        if drivers:
+            totals.contributions[t] = _fixed(focal.contributions).sum(axis=1)
+            contrib_sum += focal.contributions
+        totals.variables[t] = [int(_fixed(values[r].value).sum()) for r in refs]
+        if step == event_step:
+            event_member = focal.member.copy()
+        if trace:
+            rows.append(_trace_rows(model, step, refs, drivers, values))
+    out = pd.DataFrame({
+        "draw": model.draw,
+        "first_entry_step": focal.first_entry,
+        "first_exit_step": focal.first_exit,
+        "switches": focal.switches,
+        "member_end": focal.member,
+        "gap_end": focal.gap,
+    }, index=params.index)
+    if event_member is not None:
+        out["member_at_event"] = event_member
+    for r in refs:
+        out[f"final.{r}"] = values[r].value
+    for k, name in enumerate(drivers):
+        out[f"contrib.{name}"] = contrib_sum[k] / T
+    param_cols = params.drop(columns=["draw"], errors="ignore")
+    out = pd.concat([out, param_cols.add_prefix("param.")], axis=1)
+    return BatchResult(out, totals, pd.concat(rows, ignore_index=True) if trace else None)
+
+
+def _trace_rows(model: AlignmentModel, step: int, refs: list[str], drivers: list[str],
+                values: dict) -> pd.DataFrame:
+    focal = model.focal
+    series = {r: values[r].value for r in refs}
+    series.update({f"contrib.{d}": focal.contributions[k] for k, d in enumerate(drivers)})
+    series["gap"] = focal.gap
+    series["member"] = focal.member.astype(float)
+    series.update({f"shock.{k}": v.astype(float) for k, v in model.shocks.items()})
+    n = model.n
+    return pd.DataFrame({
+        "step": step,
+        "quarter": str(model.axis.quarter_of(step)),
+        "replicate": np.tile(np.arange(model.first_replicate, model.first_replicate + n), len(series)),
+        "series": np.repeat(list(series), n),
+        "value": np.concatenate([np.asarray(v, dtype=float) for v in series.values()]),
+    })
+
+
+def batch_bounds(replicates: int, batch_size: int) -> list[tuple[int, int]]:
+    return [(i, min(i + batch_size, replicates)) for i in range(0, replicates, batch_size)]
+
+
+OUTCOME_COLUMNS = ["draw", "first_entry_step", "first_exit_step", "switches", "member_end"]
+
+
+@dataclass
+class EnsembleResult:
+    """All that estimates need from a run: compact per-replicate outcomes and quarter totals."""
+
+    scenario: Scenario
+    seed: int
+    draws: pd.DataFrame
+    outcomes: pd.DataFrame
+    totals: QuarterTotals
+    replicates_table: pd.DataFrame | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def replicates(self) -> int:
+        return len(self.outcomes)
+
+
+def iter_batches(scenario: Scenario, draws: pd.DataFrame, replicates: int, seed: int,
+                 batch_size: int, skip: set[int] | None = None) -> Iterator[tuple[int, int, int]]:
+    for k, (start, stop) in enumerate(batch_bounds(replicates, batch_size)):
+        if skip and k in skip:
+            continue
+        yield k, start, stop
+
+
+def run_batch(scenario: Scenario, draws: pd.DataFrame, replicates: int, seed: int,
+              start: int, stop: int) -> BatchResult:
+    """One batch of an ensemble: replicates ``start..stop-1``."""
+    return simulate(scenario, replicate_params(draws, replicates, start, stop), seed)
+
+
+def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | None = None,
+                 draws: int | None = None, batch_size: int | None = None,
+                 keep_table: bool = True,
+                 on_batch: Callable[[int, BatchResult], None] | None = None,
+                 map_batches: Callable | None = None) -> EnsembleResult:
+    """Outer prior draws x inner replicates, in batches; the result does not depend on batch size.
+
+    Args:
+        on_batch: called with (batch number, result) as each batch completes (e.g. to save it).
+        map_batches: optional parallel map ``f(tasks) -> iterator of (k, BatchResult)`` in any
+            order; the default runs batches one after another in this process.
+    """
+    mc = scenario.monte_carlo
+    replicates = mc.replicates if replicates is None else int(replicates)
+    seed = mc.seed if seed is None else int(seed)
+    n_draws = min(mc.draws if draws is None else int(draws), replicates)
+    batch_size = mc.batch_size if batch_size is None else int(batch_size)
+    draw_table = sample_draws(scenario, seed, n_draws)
+    tasks = [(k, a, b) for k, a, b in iter_batches(scenario, draw_table, replicates, seed, batch_size)]
+    if map_batches is None:
+        results = ((k, run_batch(scenario, draw_table, replicates, seed, a, b)) for k, a, b in tasks)
+    else:
+        results = map_batches(scenario, draw_table, replicates, seed, tasks)
+    parts: dict[int, pd.DataFrame] = {}
+    tables: dict[int, pd.DataFrame] = {}
+    totals: QuarterTotals | None = None
+    for k, res in results:
+        totals = res.totals if totals is None else totals + res.totals
+        parts[k] = res.replicates[OUTCOME_COLUMNS + (["member_at_event"] if "member_at_event" in res.replicates else [])]
+        if keep_table:
+            tables[k] = res.replicates
+        if on_batch is not None:
+            on_batch(k, res)
+    outcomes = pd.concat([parts[k] for k in sorted(parts)])
+    table = pd.concat([tables[k] for k in sorted(tables)]) if keep_table else None
+    if totals is None:
+        raise ValueError("an ensemble needs at least one replicate")
+    return EnsembleResult(scenario, seed, draw_table, outcomes, totals, table)

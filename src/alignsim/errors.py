@@ -1,0 +1,30 @@
+"""Errors a user can act on: each names the field, the value given and what was expected."""
+
+from __future__ import annotations
+
+
+class AlignsimError(Exception):
+    """Base class for errors reported to the user as one line (exit code 2)."""
+
+
+class ConfigError(AlignsimError):
+    """A scenario, sweep or override value is invalid.
+
+    Args:
+        field: dotted path of the offending field, e.g. ``drivers.trust.weight.low``.
+        value: the value given (shown with ``repr``, truncated).
+        expected: what would have been accepted.
+    """
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"{field or '<document>'}: got {shown}; expected {expected}")
+
+
+class RunError(AlignsimError):
+    """A run cannot proceed (existing output folder, numerical failure, resume mismatch)."""

@@ -1,0 +1,203 @@
+"""Probabilities with two kinds of uncertainty, from an ensemble's outcomes and quarter totals.
+
+- Monte Carlo: Wilson 95% interval and standard error of each probability over replicates.
+- Epistemic: 5th-95th percentiles, across outer parameter draws, of each draw's probability.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .ensemble import FIXED_POINT, EnsembleResult, gap_bin_edges
+from .timeaxis import Quarter
+
+Z95 = 1.959963984540054
+
+
+def wilson(k: np.ndarray | int, n: np.ndarray | int, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for k successes in n trials (vectorised)."""
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, k / n, np.nan)
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return centre - half, centre + half
+
+
+def standard_error(p: np.ndarray | float, n: np.ndarray | int) -> np.ndarray:
+    return np.sqrt(np.asarray(p) * (1 - np.asarray(p)) / np.asarray(n))
+
+
+def event_step(result: EnsembleResult) -> np.ndarray:
+    """Step of the scenario's event per replicate (-1 if it did not happen in the horizon)."""
+    kind = result.scenario.event.kind
+    if kind == "first_entry":
+        return result.outcomes["first_entry_step"].to_numpy()
+    if kind == "first_exit":
+        return result.outcomes["first_exit_step"].to_numpy()
+    step = result.scenario.axis.step_of(Quarter.parse(result.scenario.event.date))
+    return np.where(result.outcomes["member_at_event"].to_numpy(), step, -1)
+
+
+def cumulative(result: EnsembleResult) -> pd.DataFrame:
+    """P(event by the end of each quarter), with Wilson interval and standard error."""
+    axis = result.scenario.axis
+    steps = event_step(result)
+    n = len(steps)
+    counts = np.bincount(steps[steps > 0], minlength=axis.n_steps + 1)[1:]
+    k = np.cumsum(counts)
+    est = k / n
+    low, high = wilson(k, n)
+    return pd.DataFrame({
+        "step": np.arange(1, axis.n_steps + 1),
+        "quarter": [str(axis.quarter_of(s)) for s in range(1, axis.n_steps + 1)],
+        "date": [axis.quarter_of(s).end_date() for s in range(1, axis.n_steps + 1)],
+        "events": k, "estimate": est, "ci_low": low, "ci_high": high,
+        "se": standard_error(est, n),
+    })
+
+
+def membership(result: EnsembleResult) -> pd.DataFrame:
+    """P(member at the end of each quarter), with Wilson interval."""
+    axis = result.scenario.axis
+    k = result.totals.member
+    n = result.totals.n
+    low, high = wilson(k, n)
+    return pd.DataFrame({"step": np.arange(1, axis.n_steps + 1),
+                         "quarter": [str(axis.quarter_of(s)) for s in range(1, axis.n_steps + 1)],
+                         "estimate": k / n, "ci_low": low, "ci_high": high})
+
+
+def per_draw_probability(result: EnsembleResult, by_step: int | None = None) -> pd.Series:
+    """Each outer draw's share of replicates with the event by ``by_step`` (default: horizon)."""
+    steps = event_step(result)
+    by_step = result.scenario.axis.n_steps if by_step is None else by_step
+    hit = (steps > 0) & (steps <= by_step)
+    return pd.Series(hit).groupby(result.outcomes["draw"].to_numpy()).mean()
+
+
+def epistemic_range(result: EnsembleResult, by_step: int | None = None) -> tuple[float, float]:
+    """5th and 95th percentiles of the per-draw probability (includes inner Monte Carlo noise)."""
+    p = per_draw_probability(result, by_step).to_numpy()
+    return float(np.percentile(p, 5)), float(np.percentile(p, 95))
+
+
+def year_ends(result: EnsembleResult) -> pd.DataFrame:
+    """The cumulative event probability and membership at each year-end of the horizon."""
+    cum = cumulative(result)
+    mem = membership(result)
+    steps = result.scenario.axis.year_end_steps()
+    out = cum.set_index("step").loc[steps, ["quarter", "date", "estimate", "ci_low", "ci_high", "se"]]
+    m = mem.set_index("step").loc[steps]
+    out["member"] = m["estimate"].to_numpy()
+    out["member_ci_low"] = m["ci_low"].to_numpy()
+    out["member_ci_high"] = m["ci_high"].to_numpy()
+    epi = [epistemic_range(result, s) for s in steps]
+    out["epistemic_low"] = [e[0] for e in epi]
+    out["epistemic_high"] = [e[1] for e in epi]
+    return out.reset_index()
+
+
+def median_event_quarter(result: EnsembleResult) -> str | None:
+    """Median quarter of the event among replicates where it happens (lower median)."""
+    steps = event_step(result)
+    steps = np.sort(steps[steps > 0])
+    if steps.size == 0:
+        return None
+    return str(result.scenario.axis.quarter_of(int(steps[(steps.size - 1) // 2])))
+
+
+def conditional(result: EnsembleResult) -> dict | None:
+    """P(event in (through, window_end] | no event through ``through``), per ``observed``."""
+    obs = result.scenario.observed
+    if obs is None or obs.occurred:
+        return None
+    axis = result.scenario.axis
+    through = axis.step_of(Quarter.parse(obs.through))
+    end = axis.step_of(Quarter.parse(obs.window_end))
+    steps = event_step(result)
+    at_risk = (steps <= 0) | (steps > through)
+    hit = (steps > through) & (steps <= end)
+    n, k = int(at_risk.sum()), int(hit.sum())
+    low, high = wilson(k, n)
+    draws = pd.DataFrame({"d": result.outcomes["draw"].to_numpy(), "r": at_risk, "h": hit}).groupby("d").sum()
+    per_draw = (draws["h"] / draws["r"]).dropna().to_numpy()
+    return {"after": obs.through, "window_end": obs.window_end, "at_risk": n, "events": k,
+            "estimate": k / n if n else float("nan"), "ci_low": float(low), "ci_high": float(high),
+            "epistemic_low": float(np.percentile(per_draw, 5)) if per_draw.size else float("nan"),
+            "epistemic_high": float(np.percentile(per_draw, 95)) if per_draw.size else float("nan")}
+
+
+def contributions(result: EnsembleResult) -> pd.DataFrame:
+    """Mean contribution of each driver (and the barrier) to dU per quarter; long table."""
+    s = result.scenario
+    axis = s.axis
+    n = result.totals.n
+    quarters = [str(axis.quarter_of(t)) for t in range(1, axis.n_steps + 1)]
+    frames = []
+    for k, name in enumerate(s.drivers):
+        frames.append(pd.DataFrame({"quarter": quarters, "driver": name,
+                                    "contribution": result.totals.contributions[:, k] / FIXED_POINT / n}))
+    from .scenario import variable_refs
+
+    b = list(variable_refs(s)).index("barrier")
+    frames.append(pd.DataFrame({"quarter": quarters, "driver": "barrier",
+                                "contribution": -result.totals.variables[:, b] / FIXED_POINT / n}))
+    frames.append(pd.DataFrame({"quarter": quarters, "driver": "dU (total)",
+                                "contribution": result.totals.gap / FIXED_POINT / n}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def gap_quantiles(result: EnsembleResult, qs: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
+    """Quantiles of dU per quarter from the fixed-bin histograms (bin resolution)."""
+    edges = gap_bin_edges(result.scenario)
+    axis = result.scenario.axis
+    hist = result.totals.gap_hist
+    cdf = np.cumsum(hist, axis=1) / result.totals.n
+    # bin j holds values in [edges[j-1], edges[j]); under/overflow bins map to the outer edges
+    upper = np.concatenate([edges[:1], edges[1:], edges[-1:]])
+    rows = {"quarter": [str(axis.quarter_of(t)) for t in range(1, axis.n_steps + 1)]}
+    for q in qs:
+        idx = np.argmax(cdf >= q, axis=1)
+        rows[f"q{int(round(q * 100)):02d}"] = upper[idx]
+    return pd.DataFrame(rows)
+
+
+def summarise(result: EnsembleResult) -> dict:
+    """The run's headline numbers as plain data (``summary.json``)."""
+    s = result.scenario
+    cum = cumulative(result)
+    last = cum.iloc[-1]
+    epi = epistemic_range(result)
+    ye = year_ends(result)
+    bloc = s.bloc.short
+    focal = s.actors[s.focal].name
+    kind_text = {"first_entry": f"{focal} joins {bloc} (first entry as a non-member)",
+                 "first_exit": f"{focal} leaves or suspends {bloc} membership (first exit)",
+                 "member_at": f"{focal} is a member of {bloc} at {s.event.date}"}[s.event.kind]
+    return {
+        "scenario": s.name,
+        "question": s.question,
+        "event": kind_text,
+        "event_kind": s.event.kind,
+        "start": s.start,
+        "horizon": s.end,
+        "replicates": int(result.replicates),
+        "draws": int(len(result.draws)),
+        "seed": int(result.seed),
+        "probability": {"estimate": float(last["estimate"]), "ci_low": float(last["ci_low"]),
+                        "ci_high": float(last["ci_high"]), "se": float(last["se"]),
+                        "epistemic_low": epi[0], "epistemic_high": epi[1]},
+        "cumulative": [{"date": r.date, "quarter": r.quarter, "estimate": float(r.estimate),
+                        "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),
+                        "epistemic_low": float(r.epistemic_low), "epistemic_high": float(r.epistemic_high)}
+                       for r in ye.itertuples()],
+        "member_at_year_end": [{"date": r.date, "quarter": r.quarter, "estimate": float(r.member),
+                                "ci_low": float(r.member_ci_low), "ci_high": float(r.member_ci_high)}
+                               for r in ye.itertuples()],
+        "median_event_quarter": median_event_quarter(result),
+        "conditional": conditional(result),
+    }

@@ -1,0 +1,97 @@
+"""Evidence: every quote is checked verbatim against the source texts in ``seeds/``.
+
+Source texts are the files directly in ``seeds/`` (``*.txt``). Evidence notes in ``seeds/notes/``
+list facts with URLs and dates: a ``source`` URL must be listed there, but a quote found only in
+the notes never passes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import ConfigError
+from .scenario import Cited, Prior, Scenario
+
+_URL = re.compile(r"https?://[^\s;,)]+")
+_TRANSLATE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
+                            "\u2013": "-", "\u2014": "-", "\u00a0": " "})
+
+
+def normalise(text: str) -> str:
+    """Collapse whitespace and typographic quotes/dashes so a quote typed in YAML matches."""
+    return " ".join(text.translate(_TRANSLATE).split())
+
+
+def source_texts(seeds: Path) -> str:
+    """All source texts in ``seeds/`` (not its notes), normalised and joined."""
+    files = sorted(p for p in seeds.glob("*.txt") if p.is_file())
+    if not files:
+        raise ConfigError("seeds", str(seeds), "a folder holding at least one source text (*.txt)")
+    return "\n".join(normalise(p.read_text(encoding="utf-8")) for p in files)
+
+
+def listed_urls(seeds: Path) -> str:
+    """The text of the evidence notes, where cited URLs must be listed."""
+    notes = seeds / "notes"
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(notes.glob("*.md"))) if notes.is_dir() else ""
+
+
+def iter_cited(scenario: Scenario) -> list[tuple[str, Cited]]:
+    """Every cited item (priors, shocks, scripted events, facts) with its dotted path."""
+    from pydantic import BaseModel
+
+    out: list[tuple[str, Cited]] = []
+
+    def walk(prefix: str, node: object) -> None:
+        if isinstance(node, Cited):
+            out.append((prefix, node))
+        if isinstance(node, BaseModel):
+            for name in type(node).model_fields:
+                walk(f"{prefix}.{name}" if prefix else name, getattr(node, name))
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}.{k}", v)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(f"{prefix}.{i}", v)
+
+    walk("", scenario)
+    return out
+
+
+def check_scenario_evidence(scenario: Scenario, seeds: Path) -> None:
+    """Raise ``ConfigError`` naming the first quote not found verbatim or URL not listed."""
+    corpus = source_texts(seeds)
+    urls = listed_urls(seeds)
+    for path, item in iter_cited(scenario):
+        if item.quote and normalise(item.quote) not in corpus:
+            raise ConfigError(f"{path}.quote", item.quote, f"a passage found verbatim in a source text in {seeds}")
+        for url in _URL.findall(item.source or ""):
+            if url.rstrip("/.") not in urls:
+                raise ConfigError(f"{path}.source", url, f"a URL listed in an evidence note in {seeds / 'notes'}")
+
+
+def describe_prior(prior: Prior) -> str:
+    """A short human-readable form, e.g. ``uniform(0.5, 2)``."""
+    from .scenario import DIST_FIELDS
+
+    args = ", ".join(f"{getattr(prior, k):g}" for k in DIST_FIELDS[prior.dist])
+    return f"{prior.dist}({args})"
+
+
+def evidence_table(scenario: Scenario) -> pd.DataFrame:
+    """One row per cited number or fact: path, what it is, its prior, basis and citation."""
+    rows = []
+    for path, item in iter_cited(scenario):
+        rows.append({
+            "path": path,
+            "prior": describe_prior(item) if isinstance(item, Prior) else "",
+            "basis": item.basis,
+            "quote": item.quote or "",
+            "source": item.source or "",
+            "note": item.note or "",
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,538 @@
+"""The scenario schema: YAML in, frozen typed objects out, with errors that name the field.
+
+A scenario file includes a shared priors file (``include:``) and adds what is specific to its
+date and place: the question, the event, the horizon, the actors, the initial state and the
+scripted events. It may not change a value the priors file sets (see ``merge_include``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .timeaxis import Quarter, TimeAxis
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Basis = Literal["measured", "judgement", "calibrated", "setting"]
+DIST_FIELDS: dict[str, tuple[str, ...]] = {
+    "fixed": ("value",),
+    "uniform": ("low", "high"),
+    "triangular": ("low", "mode", "high"),
+    "normal": ("mean", "sd"),
+    "beta": ("alpha", "beta"),
+    "loguniform": ("low", "high"),
+}
+PHASES = ("shocks", "policies", "drivers", "decision")
+KIND_PARAMS: dict[str, tuple[str, ...]] = {
+    "shock_level": ("baseline", "speed"),
+    "partial_adjustment": ("base", "speed"),
+    "logistic_growth": ("rate",),
+    "redraw_on_shock": ("low", "high"),
+}
+FOCAL_OBSERVABLES = ("member", "tilt")
+MAX_ABS = 1e6
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cited(Frozen):
+    """Where a number comes from. ``quote`` must appear verbatim in ``seeds/``."""
+
+    basis: Basis
+    quote: str | None = None
+    source: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_citation(self) -> "Cited":
+        if self.basis == "judgement" and not self.quote:
+            raise ValueError("basis 'judgement' needs a 'quote' from seeds/ that justifies it")
+        if self.basis == "measured" and not (self.quote or self.source):
+            raise ValueError("basis 'measured' needs a 'quote' from seeds/ or a 'source' URL")
+        if self.basis == "calibrated" and not (self.source or self.note):
+            raise ValueError("basis 'calibrated' needs a 'source' or 'note' saying how")
+        return self
+
+
+class Prior(Cited):
+    """A distribution over one number (``dist: fixed`` for a point value)."""
+
+    dist: Literal["fixed", "uniform", "triangular", "normal", "beta", "loguniform"]
+    value: Finite | None = None
+    low: Finite | None = None
+    high: Finite | None = None
+    mode: Finite | None = None
+    mean: Finite | None = None
+    sd: Finite | None = None
+    alpha: Finite | None = None
+    beta: Finite | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Prior":
+        needed = DIST_FIELDS[self.dist]
+        given = {k for k in ("value", "low", "high", "mode", "mean", "sd", "alpha", "beta")
+                 if getattr(self, k) is not None}
+        missing = [k for k in needed if k not in given]
+        extra = sorted(given - set(needed))
+        if missing:
+            raise ValueError(f"a {self.dist} prior needs {', '.join(needed)}; missing {', '.join(missing)}")
+        if extra:
+            raise ValueError(f"a {self.dist} prior takes only {', '.join(needed)}; remove {', '.join(extra)}")
+        for k in given:
+            if abs(getattr(self, k)) > MAX_ABS:
+                raise ValueError(f"{k} within +/-{MAX_ABS:g}, got {getattr(self, k)!r}")
+        if self.dist in ("uniform", "loguniform", "triangular") and not self.low < self.high:  # type: ignore[operator]
+            raise ValueError(f"low < high, got low={self.low!r}, high={self.high!r}")
+        if self.dist == "triangular" and not self.low <= self.mode <= self.high:  # type: ignore[operator]
+            raise ValueError(f"low <= mode <= high, got {self.low!r}, {self.mode!r}, {self.high!r}")
+        if self.dist == "loguniform" and self.low <= 0:  # type: ignore[operator]
+            raise ValueError(f"loguniform low > 0, got {self.low!r}")
+        if self.dist == "normal" and not self.sd > 0:  # type: ignore[operator]
+            raise ValueError(f"normal sd > 0, got {self.sd!r}")
+        if self.dist == "beta" and not (self.alpha > 0 and self.beta > 0):  # type: ignore[operator]
+            raise ValueError(f"beta alpha > 0 and beta > 0, got {self.alpha!r}, {self.beta!r}")
+        return self
+
+    @property
+    def is_fixed(self) -> bool:
+        return self.dist == "fixed"
+
+    def support(self) -> tuple[float, float]:
+        """The range a draw can take (normal: mean +/- 4 sd)."""
+        if self.dist == "fixed":
+            return (self.value, self.value)  # type: ignore[return-value]
+        if self.dist == "normal":
+            return (self.mean - 4 * self.sd, self.mean + 4 * self.sd)  # type: ignore[operator]
+        if self.dist == "beta":
+            return (0.0, 1.0)
+        return (self.low, self.high)  # type: ignore[return-value]
+
+
+class Variable(Frozen):
+    """A state variable of one actor, updated each quarter by a mechanism ``kind``.
+
+    Update: kind-specific core (see ``mechanisms``) + sum of ``inputs`` (reference -> coefficient)
+    + ``shocks`` jumps + ``noise`` * N(0,1); then ``resets`` (shock -> level) and clipping to
+    ``bounds``.
+    """
+
+    kind: Literal["shock_level", "partial_adjustment", "logistic_growth", "redraw_on_shock"]
+    label: str
+    scale: str
+    mechanism: str
+    initial: Prior
+    params: dict[str, Prior] = {}
+    inputs: dict[str, Prior] = {}
+    shocks: dict[str, Prior] = {}
+    resets: dict[str, Prior] = {}
+    redraw_on: list[str] = []
+    noise: Prior | None = None
+    bounds: tuple[Finite, Finite] = (0.0, 1.0)
+
+    @model_validator(mode="after")
+    def _kind_params(self) -> "Variable":
+        needed = KIND_PARAMS[self.kind]
+        if sorted(self.params) != sorted(needed):
+            raise ValueError(f"params of kind {self.kind!r} are exactly {list(needed)}, got {sorted(self.params)}")
+        if (self.kind == "redraw_on_shock") != bool(self.redraw_on):
+            raise ValueError("redraw_on lists shocks for kind 'redraw_on_shock' only, and that kind needs one")
+        if not self.bounds[0] < self.bounds[1]:
+            raise ValueError(f"bounds as [low, high] with low < high, got {list(self.bounds)}")
+        return self
+
+
+class Driver(Variable):
+    """A focal-state variable that enters the utility gap with weight ``weight`` (>= 0).
+
+    Its contribution is ``+weight * x`` when ``direction`` is ``toward`` membership and
+    ``-weight * x`` when ``away``.
+    """
+
+    direction: Literal["toward", "away"]
+    weight: Prior
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.direction == "toward" else -1.0
+
+
+class Shock(Cited):
+    """A random event: each quarter with probability ``rate``, or only at ``schedule`` quarters
+    with probability ``probability``. ``direction`` is its claimed effect on membership."""
+
+    label: str
+    direction: Literal["toward", "away", "mixed"]
+    rate: Prior | None = None
+    schedule: list[str] = []
+    probability: Prior | None = None
+
+    @model_validator(mode="after")
+    def _one_process(self) -> "Shock":
+        if (self.rate is None) == (self.probability is None):
+            raise ValueError("either 'rate' (per quarter) or 'schedule' with 'probability'")
+        if (self.probability is not None) != bool(self.schedule):
+            raise ValueError("'probability' goes with a non-empty 'schedule' of quarters")
+        for q in self.schedule:
+            Quarter.parse(q)
+        return self
+
+
+class Actor(Frozen):
+    name: str
+    role: Literal["focal", "patron", "power"]
+    color: str | None = None
+
+
+class Bloc(Cited):
+    name: str
+    short: str
+
+
+class Event(Frozen):
+    kind: Literal["first_entry", "first_exit", "member_at"]
+    date: str | None = None
+
+    @model_validator(mode="after")
+    def _date(self) -> "Event":
+        if (self.kind == "member_at") != (self.date is not None):
+            raise ValueError("'date' is given for kind member_at, and only for it")
+        if self.date is not None:
+            Quarter.parse(self.date)
+        return self
+
+
+class Decision(Frozen):
+    join_intercept: Prior
+    leave_intercept: Prior
+
+
+class MemberAtStart(Cited):
+    value: bool
+
+
+class Scripted(Cited):
+    date: str
+    shock: str
+
+    @field_validator("date")
+    @classmethod
+    def _quarter(cls, v: str) -> str:
+        Quarter.parse(v)
+        return v
+
+
+class Observed(Cited):
+    """What is known to have happened after the start: the event had (not) occurred through
+    ``through``; the conditional forecast covers ``through`` (exclusive) to ``window_end``."""
+
+    through: str
+    occurred: bool = False
+    window_end: str
+
+
+class Outcome(Cited):
+    """The observed outcome of a backtest: whether the event happened by the horizon."""
+
+    occurred: bool
+    date: str | None = None
+
+
+class MonteCarlo(Frozen):
+    replicates: int = Field(20000, ge=1, le=100_000_000)
+    draws: int = Field(500, ge=1, le=10_000_000)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    batch_size: int = Field(10000, ge=1, le=10_000_000)
+    dU_bins: tuple[Finite, Finite, int] = (-15.0, 15.0, 600)
+
+
+class Scenario(Frozen):
+    """A validated scenario (the include already merged)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    question: str
+    event: Event
+    start: str
+    end: str
+    actors: dict[str, Actor]
+    bloc: Bloc
+    member_at_start: MemberAtStart
+    order: list[str] = list(PHASES)
+    decision: Decision
+    barrier: Variable
+    drivers: dict[str, Driver]
+    states: dict[str, Variable] = {}
+    policies: dict[str, dict[str, Variable]] = {}
+    shocks: dict[str, Shock] = {}
+    scripted: list[Scripted] = []
+    observed: Observed | None = None
+    outcome: Outcome | None = None
+    monte_carlo: MonteCarlo = MonteCarlo()
+    include: str | None = None
+    seeds: str | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _quarter(cls, v: str) -> str:
+        Quarter.parse(v)
+        return v
+
+    @property
+    def axis(self) -> TimeAxis:
+        return TimeAxis(Quarter.parse(self.start), Quarter.parse(self.end))
+
+    @property
+    def focal(self) -> str:
+        return next(k for k, a in self.actors.items() if a.role == "focal")
+
+    @property
+    def patron(self) -> str:
+        return next(k for k, a in self.actors.items() if a.role == "patron")
+
+
+# ---------------------------------------------------------------- loading
+
+def read_yaml(path: Path, field: str = "config") -> dict[str, Any]:
+    """Read one YAML mapping safely (no object-constructing tags)."""
+    if not path.is_file():
+        raise ConfigError(field, str(path), "an existing YAML file")
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise ConfigError(field, str(path), "a text YAML file, not binary data")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(field, str(path), "a UTF-8 text YAML file") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(field, str(path), f"valid YAML with plain data only{line}: {problem}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(field, type(doc).__name__, f"a YAML mapping of fields in {path}")
+    for key in doc:
+        if not isinstance(key, str):
+            raise ConfigError(field, key, "field names as text")
+    return doc
+
+
+def merge_include(shared: dict[str, Any], own: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Merge a scenario over its shared priors; a scenario may add fields but never change one."""
+    out = dict(shared)
+    for key, value in own.items():
+        path = f"{prefix}{key}"
+        if key not in shared:
+            out[key] = value
+        elif isinstance(shared[key], dict) and isinstance(value, dict) and "dist" not in shared[key]:
+            out[key] = merge_include(shared[key], value, path + ".")
+        else:
+            raise ConfigError(path, value, "no value here: it is a shared prior set in the included "
+                              "file, and a scenario may add fields but not override them")
+    return out
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise ConfigError("--set", item, "path=value, e.g. drivers.us_investment.initial=0.2")
+    path, text = item.split("=", 1)
+    keys = path.strip().split(".")
+    if not all(keys):
+        raise ConfigError("--set", item, "a dotted path of field names before '='")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(path, text, "a plain YAML value (number, text, true/false)") from None
+    return keys, value
+
+
+def apply_override(doc: dict[str, Any], item: str) -> dict[str, Any]:
+    """Apply one ``path=value`` override. A number at a prior's path makes it a fixed prior."""
+    keys, value = _parse_override(item)
+    node: Any = doc
+    for i, key in enumerate(keys[:-1]):
+        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            raise ConfigError(".".join(keys[: i + 1]), key, "an existing field to override")
+    last = keys[-1]
+    if not isinstance(node, dict):
+        raise ConfigError(".".join(keys), value, "a path to a field of a mapping")
+    current = node.get(last)
+    if isinstance(current, dict) and "dist" in current and not isinstance(value, dict):
+        value = {"dist": "fixed", "value": value, "basis": "setting",
+                 "note": f"set by override {item}"}
+    node[last] = value
+    return doc
+
+
+def find_seeds(config_path: Path, doc: dict[str, Any]) -> Path:
+    """The seeds folder: ``seeds:`` relative to the file, else the nearest ``seeds/`` above it."""
+    if doc.get("seeds"):
+        return (config_path.parent / str(doc["seeds"])).resolve()
+    for parent in config_path.resolve().parents:
+        if (parent / "seeds").is_dir():
+            return parent / "seeds"
+    raise ConfigError("seeds", None, f"a seeds/ folder above {config_path} holding the cited sources")
+
+
+def load_document(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """The scenario as a plain merged mapping (include resolved, overrides applied)."""
+    path = Path(path)
+    own = read_yaml(path)
+    if own.get("include") is not None:
+        inc = own["include"]
+        if not isinstance(inc, str):
+            raise ConfigError("include", inc, "the path of a shared priors file, as text")
+        shared = read_yaml(path.parent / inc, "include")
+        if "include" in shared:
+            raise ConfigError("include", inc, "a priors file that includes nothing itself")
+        doc = merge_include(shared, own)
+    else:
+        doc = own
+    for item in overrides:
+        doc = apply_override(doc, item)
+    return doc
+
+
+def validate_document(doc: dict[str, Any]) -> Scenario:
+    """Validate a merged mapping against the schema, then check cross-references."""
+    try:
+        scenario = Scenario.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "no such field (check its spelling and place)"
+        elif err["type"] == "missing":
+            msg = "this required field"
+        raise ConfigError(loc, err.get("input"), msg) from None
+    check_references(scenario)
+    return scenario
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                  check_evidence: bool = True) -> Scenario:
+    """Load, merge, override and validate a scenario file; check its quotes against seeds/."""
+    path = Path(path)
+    doc = load_document(path, overrides)
+    scenario = validate_document(doc)
+    if check_evidence:
+        from .evidence import check_scenario_evidence
+
+        check_scenario_evidence(scenario, find_seeds(path, doc))
+    return scenario
+
+
+# ---------------------------------------------------------------- cross-references
+
+def variable_refs(scenario: Scenario) -> dict[str, Variable]:
+    """Every state variable by its reference: drivers.X, states.X, policies.ACTOR.X, barrier."""
+    refs: dict[str, Variable] = {"barrier": scenario.barrier}
+    refs.update({f"drivers.{k}": v for k, v in scenario.drivers.items()})
+    refs.update({f"states.{k}": v for k, v in scenario.states.items()})
+    for actor, variables in scenario.policies.items():
+        refs.update({f"policies.{actor}.{k}": v for k, v in variables.items()})
+    return refs
+
+
+def check_references(s: Scenario) -> None:
+    roles = [a.role for a in s.actors.values()]
+    if roles.count("focal") != 1 or roles.count("patron") != 1:
+        raise ConfigError("actors", {k: a.role for k, a in s.actors.items()},
+                          "exactly one actor with role focal and one with role patron")
+    axis = s.axis
+    if axis.n_steps < 1:
+        raise ConfigError("end", s.end, f"a quarter at or after start {s.start}")
+    if axis.n_steps > 400:
+        raise ConfigError("end", s.end, "a horizon of at most 400 quarters after start")
+    if sorted(s.order) != sorted(PHASES):
+        raise ConfigError("order", s.order, f"each of {list(PHASES)} once, in the order to run them")
+    for actor in s.policies:
+        if actor not in s.actors:
+            raise ConfigError(f"policies.{actor}", actor, f"an actor listed in actors: {sorted(s.actors)}")
+        if s.actors[actor].role == "focal":
+            raise ConfigError(f"policies.{actor}", actor, "a power or patron (the focal state's variables are drivers and states)")
+    refs = variable_refs(s)
+    for ref, var in refs.items():
+        prefix = ref if ref == "barrier" else ref
+        for name in var.inputs:
+            if name not in refs and name not in FOCAL_OBSERVABLES:
+                raise ConfigError(f"{prefix}.inputs.{name}", name,
+                                  f"a variable reference (one of {sorted(refs)}) or one of {list(FOCAL_OBSERVABLES)}")
+        for section in ("shocks", "resets"):
+            for name in getattr(var, section):
+                if name not in s.shocks:
+                    raise ConfigError(f"{prefix}.{section}.{name}", name, f"a shock defined under shocks: {sorted(s.shocks)}")
+        for name in var.redraw_on:
+            if name not in s.shocks:
+                raise ConfigError(f"{prefix}.redraw_on", name, f"a shock defined under shocks: {sorted(s.shocks)}")
+    for key, shock in s.shocks.items():
+        for q in shock.schedule:
+            if not axis.start <= Quarter.parse(q) <= axis.end:
+                pass  # scheduled quarters outside the horizon simply never come up
+    for i, item in enumerate(s.scripted):
+        if item.shock not in s.shocks:
+            raise ConfigError(f"scripted.{i}.shock", item.shock, f"a shock defined under shocks: {sorted(s.shocks)}")
+        q = Quarter.parse(item.date)
+        if not axis.start <= q <= axis.end:
+            raise ConfigError(f"scripted.{i}.date", item.date, f"a quarter within the horizon {s.start}..{s.end}")
+    dated = [("event.date", s.event.date)]
+    if s.observed is not None:
+        dated += [("observed.through", s.observed.through), ("observed.window_end", s.observed.window_end)]
+    if s.outcome is not None and s.outcome.date is not None:
+        dated.append(("outcome.date", s.outcome.date))
+    for field, text in dated:
+        if text is None:
+            continue
+        try:
+            q = Quarter.parse(text)
+        except ValueError as exc:
+            raise ConfigError(field, text, str(exc)) from None
+        if not axis.start <= q <= axis.end:
+            raise ConfigError(field, text, f"a quarter within the horizon {s.start}..{s.end}")
+    if s.observed is not None and Quarter.parse(s.observed.window_end) <= Quarter.parse(s.observed.through):
+        raise ConfigError("observed.window_end", s.observed.window_end, f"a quarter after observed.through {s.observed.through}")
+    lo, hi, n = s.monte_carlo.dU_bins
+    if not (lo < hi and 10 <= n <= 100000):
+        raise ConfigError("monte_carlo.dU_bins", list(s.monte_carlo.dU_bins), "[low, high, n] with low < high and 10 <= n <= 100000")
+    if s.monte_carlo.draws > s.monte_carlo.replicates:
+        raise ConfigError("monte_carlo.draws", s.monte_carlo.draws, f"at most replicates ({s.monte_carlo.replicates})")
+    for path, prior in iter_priors(s):
+        if path.endswith(".rate") and path.startswith("shocks.") or path.endswith(".probability"):
+            lo_, hi_ = prior.support()
+            if lo_ < 0 or hi_ > 1:
+                raise ConfigError(path, [lo_, hi_], "a probability prior within [0, 1]")
+        if path.endswith(".weight"):
+            if prior.support()[0] < 0:
+                raise ConfigError(path, prior.support()[0], "a weight prior >= 0 (the sign is the driver's direction)")
+    _ = math  # keep import for type checkers
+
+
+def iter_priors(s: Scenario) -> list[tuple[str, Prior]]:
+    """Every prior in the scenario with its dotted path, in a stable order."""
+    out: list[tuple[str, Prior]] = []
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, Prior):
+            out.append((prefix, node))
+        elif isinstance(node, BaseModel):
+            for name in type(node).model_fields:
+                walk(f"{prefix}.{name}" if prefix else name, getattr(node, name))
+        elif isinstance(node, dict):
+            for k in node:
+                walk(f"{prefix}.{k}", node[k])
+
+    for name in ("decision", "barrier", "drivers", "states", "policies", "shocks"):
+        walk(name, getattr(s, name))
+    return out
