@@ -55,7 +55,8 @@ class RunResult:
 
 def run(config: str | Path | Scenario, replicates: int | None = None, seed: int | None = None,
         out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
-        save: bool = True, batch_size: int | None = None, progress: bool = False) -> RunResult:
+        save: bool = True, batch_size: int | None = None, progress: bool = False,
+        map_batches=None) -> RunResult:
     """Run a scenario and (with ``save``) write its run folder.
 
     Args:
@@ -63,6 +64,7 @@ def run(config: str | Path | Scenario, replicates: int | None = None, seed: int 
         replicates, seed, batch_size: override the scenario's Monte Carlo settings.
         out: the run folder (must not exist); default ``runs/<scenario>-<timestamp>``.
         overrides: ``path=value`` strings, validated like the file.
+        map_batches: a parallel batch map (see ``ensemble.run_ensemble``); default in-process.
     """
     scenario = config if isinstance(config, Scenario) else load_scenario(config, overrides)
     mc = scenario.monte_carlo
@@ -73,7 +75,8 @@ def run(config: str | Path | Scenario, replicates: int | None = None, seed: int 
     bar = _progress(replicates, progress)
     started = time.perf_counter()
     ens = run_ensemble(scenario, replicates, seed, batch_size=batch_size,
-                       on_batch=(lambda k, res: bar.update(len(res.replicates))) if bar else None)
+                       on_batch=(lambda k, res: bar.update(len(res.replicates))) if bar else None,
+                       map_batches=map_batches)
     wall = time.perf_counter() - started
     if bar:
         bar.close()

@@ -179,13 +179,18 @@ def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | 
                  draws: int | None = None, batch_size: int | None = None,
                  keep_table: bool = True,
                  on_batch: Callable[[int, BatchResult], None] | None = None,
-                 map_batches: Callable | None = None) -> EnsembleResult:
+                 map_batches: Callable | None = None,
+                 done: dict[int, BatchResult] | None = None) -> EnsembleResult:
     """Outer prior draws x inner replicates, in batches; the result does not depend on batch size.
 
     Args:
         on_batch: called with (batch number, result) as each batch completes (e.g. to save it).
-        map_batches: optional parallel map ``f(tasks) -> iterator of (k, BatchResult)`` in any
-            order; the default runs batches one after another in this process.
+        map_batches: optional parallel map
+            ``f(scenario, draw_table, replicates, seed, tasks) -> iterator of (k, BatchResult)``
+            yielding in any order; tasks are ``(k, start, stop)``. The default runs batches one
+            after another in this process.
+        done: batches already computed (e.g. loaded when resuming), by batch number; they are
+            not run again and ``on_batch`` is not called for them.
     """
     mc = scenario.monte_carlo
     replicates = mc.replicates if replicates is None else int(replicates)
@@ -193,7 +198,8 @@ def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | 
     n_draws = min(mc.draws if draws is None else int(draws), replicates)
     batch_size = mc.batch_size if batch_size is None else int(batch_size)
     draw_table = sample_draws(scenario, seed, n_draws)
-    tasks = [(k, a, b) for k, a, b in iter_batches(scenario, draw_table, replicates, seed, batch_size)]
+    done = done or {}
+    tasks = [(k, a, b) for k, a, b in iter_batches(scenario, draw_table, replicates, seed, batch_size, set(done))]
     if map_batches is None:
         results = ((k, run_batch(scenario, draw_table, replicates, seed, a, b)) for k, a, b in tasks)
     else:
@@ -201,13 +207,18 @@ def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | 
     parts: dict[int, pd.DataFrame] = {}
     tables: dict[int, pd.DataFrame] = {}
     totals: QuarterTotals | None = None
-    for k, res in results:
+    def completed():
+        yield from done.items()
+        for k, res in results:
+            if on_batch is not None:
+                on_batch(k, res)
+            yield k, res
+
+    for k, res in completed():
         totals = res.totals if totals is None else totals + res.totals
         parts[k] = res.replicates[OUTCOME_COLUMNS + (["member_at_event"] if "member_at_event" in res.replicates else [])]
         if keep_table:
             tables[k] = res.replicates
-        if on_batch is not None:
-            on_batch(k, res)
     outcomes = pd.concat([parts[k] for k in sorted(parts)])
     table = pd.concat([tables[k] for k in sorted(tables)]) if keep_table else None
     if totals is None:

@@ -50,8 +50,12 @@ def sample_draws(scenario: Scenario, seed: int, n_draws: int) -> pd.DataFrame:
 
 
 def draw_of_replicate(index: np.ndarray, replicates: int, n_draws: int) -> np.ndarray:
-    """Which outer draw each replicate belongs to (contiguous blocks of near-equal size)."""
-    return (np.asarray(index, dtype=np.int64) * n_draws) // replicates
+    """Which outer draw each replicate belongs to: replicate ``i`` takes draw ``i mod n_draws``.
+
+    The assignment does not depend on the total, so adding batches to a run (``--precision``)
+    keeps every earlier replicate's parameters. ``replicates`` is accepted for clarity only.
+    """
+    return np.asarray(index, dtype=np.int64) % n_draws
 
 
 def replicate_params(draws: pd.DataFrame, replicates: int, start: int, stop: int) -> pd.DataFrame:

@@ -1,0 +1,70 @@
+"""Shared helpers: small scenarios built in code, so each test states exactly what it sets."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config"
+
+
+def fixed(value: float) -> dict:
+    return {"dist": "fixed", "value": value, "basis": "setting", "note": "test"}
+
+
+def uniform(low: float, high: float) -> dict:
+    return {"dist": "uniform", "low": low, "high": high, "basis": "setting", "note": "test"}
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def minimal_doc(hazard: float = 0.02) -> dict:
+    """A scenario with no drivers, no barrier and a constant join hazard ``hazard`` per quarter."""
+    return {
+        "name": "minimal",
+        "question": "test",
+        "event": {"kind": "first_entry"},
+        "start": "2020-Q1",
+        "end": "2024-Q4",
+        "actors": {"focal": {"name": "Focal", "role": "focal"},
+                   "patron": {"name": "Patron", "role": "patron"}},
+        "bloc": {"name": "Bloc", "short": "BL", "basis": "setting"},
+        "member_at_start": {"value": False, "basis": "setting"},
+        "decision": {"join_intercept": fixed(logit(hazard)), "leave_intercept": fixed(-30.0)},
+        "barrier": {"kind": "shock_level", "label": "b", "scale": "s", "mechanism": "m",
+                    "bounds": [0, 10], "initial": fixed(0.0),
+                    "params": {"baseline": fixed(0.0), "speed": fixed(0.0)}},
+        "drivers": {},
+        "monte_carlo": {"replicates": 2000, "draws": 10, "seed": 1, "batch_size": 1000},
+    }
+
+
+def driver(kind: str = "shock_level", direction: str = "toward", weight: dict | None = None,
+           initial: float = 0.5, **extra) -> dict:
+    params = {"shock_level": {"baseline": fixed(0.2), "speed": fixed(0.1)},
+              "partial_adjustment": {"base": fixed(0.2), "speed": fixed(0.1)}}[kind]
+    d = {"kind": kind, "label": "d", "scale": "s", "mechanism": "m", "direction": direction,
+         "weight": weight or fixed(1.0), "initial": fixed(initial), "params": params}
+    d.update(extra)
+    return d
+
+
+@pytest.fixture
+def write_doc(tmp_path):
+    """Write a scenario mapping to a YAML file (next to an empty seeds/ with one text)."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "source.txt").write_text("A test source text with a quotable sentence.", encoding="utf-8")
+
+    def write(doc: dict, name: str = "scenario.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(copy.deepcopy(doc), sort_keys=False), encoding="utf-8")
+        return path
+    return write
