@@ -26,11 +26,9 @@ def cumulative_figure(cum: pd.DataFrame, year_ends: pd.DataFrame, title: str, ev
                     label="Monte Carlo 95% interval (Wilson)")
     ax.plot(x, cum["estimate"], color="#d95f02", lw=2, label="probability (all draws)")
     xe = _quarter_x(year_ends["quarter"])
-    ax.errorbar(xe, year_ends["estimate"],
-                yerr=[year_ends["estimate"] - year_ends["epistemic_low"],
-                      year_ends["epistemic_high"] - year_ends["estimate"]],
-                fmt="o", ms=3, color="#444444", capsize=3,
-                label="epistemic range (5th-95th pct. across parameter draws)")
+    ax.vlines(xe, year_ends["epistemic_low"], year_ends["epistemic_high"], color="#444444", lw=1.5,
+              label="epistemic range (5th-95th pct. across parameter draws)")
+    ax.plot(xe, year_ends["estimate"], "o", ms=3, color="#444444")
     ax.set_title(title)
     ax.set_xlabel("year (end of quarter)")
     ax.set_ylabel(f"P({event} by date)")
