@@ -18,13 +18,16 @@ def _quarter_x(quarters: pd.Series) -> np.ndarray:
     return (parts[0] + parts[1] / 4.0).to_numpy()
 
 
-def cumulative_figure(cum: pd.DataFrame, year_ends: pd.DataFrame, title: str, event: str):
-    """Cumulative P(event) by quarter with its Monte Carlo band and year-end epistemic ranges."""
+def cumulative_figure(cum: pd.DataFrame, year_ends: pd.DataFrame, title: str, event: str,
+                      color: str = "#d95f02"):
+    """Cumulative P(event) by quarter with its Monte Carlo band and year-end epistemic ranges.
+
+    ``color``: the focal actor's colour (see ``actor_colors``)."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     x = _quarter_x(cum["quarter"])
-    ax.fill_between(x, cum["ci_low"], cum["ci_high"], alpha=0.35, color="#d95f02",
+    ax.fill_between(x, cum["ci_low"], cum["ci_high"], alpha=0.35, color=color,
                     label="Monte Carlo 95% interval (Wilson)")
-    ax.plot(x, cum["estimate"], color="#d95f02", lw=2, label="probability (all draws)")
+    ax.plot(x, cum["estimate"], color=color, lw=2, label="probability (all draws)")
     xe = _quarter_x(year_ends["quarter"])
     ax.vlines(xe, year_ends["epistemic_low"], year_ends["epistemic_high"], color="#444444", lw=1.5,
               label="epistemic range (5th-95th pct. across parameter draws)")
@@ -61,17 +64,79 @@ def contributions_figure(contrib: pd.DataFrame, directions: dict[str, str], titl
     return fig
 
 
-def gap_fan_figure(quantiles: pd.DataFrame, title: str):
-    """Fan chart of the utility gap dU (quantiles from fixed-bin histograms)."""
+def gap_fan_figure(quantiles: pd.DataFrame, title: str, color: str = "#7570b3"):
+    """Fan chart of the utility gap dU (quantiles from fixed-bin histograms).
+
+    ``color``: the focal actor's colour (see ``actor_colors``)."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     x = _quarter_x(quantiles["quarter"])
-    ax.fill_between(x, quantiles["q05"], quantiles["q95"], color="#7570b3", alpha=0.25, label="5th-95th percentile")
-    ax.fill_between(x, quantiles["q25"], quantiles["q75"], color="#7570b3", alpha=0.45, label="25th-75th percentile")
-    ax.plot(x, quantiles["q50"], color="#3b3590", lw=2, label="median")
+    ax.fill_between(x, quantiles["q05"], quantiles["q95"], color=color, alpha=0.25, label="5th-95th percentile")
+    ax.fill_between(x, quantiles["q25"], quantiles["q75"], color=color, alpha=0.45, label="25th-75th percentile")
+    ax.plot(x, quantiles["q50"], color=color, lw=2.5, label="median")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_title(title)
     ax.set_xlabel("year (end of quarter)")
     ax.set_ylabel("utility gap dU (logit units)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return fig
+
+
+# ---------------------------------------------------------------- actors' colours (issue 7)
+
+FALLBACK_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
+
+
+def actor_colors(scenario) -> dict[str, str]:
+    """One colour per actor id: the actor's ``color`` in the config, else a fixed palette by order."""
+    out: dict[str, str] = {}
+    for i, (key, actor) in enumerate(scenario.actors.items()):
+        out[key] = actor.color or FALLBACK_COLORS[i % len(FALLBACK_COLORS)]
+    return out
+
+
+def driver_actors(scenario) -> dict[str, str]:
+    """The actor each driver is attributed to: the first power whose policy feeds it
+    (an ``inputs`` reference ``policies.<actor>.*``), else the focal state."""
+    out: dict[str, str] = {}
+    for name, drv in scenario.drivers.items():
+        owners = [ref.split(".")[1] for ref in drv.inputs if ref.startswith("policies.")]
+        out[name] = owners[0] if owners else scenario.focal
+    return out
+
+
+def driver_balance_figure(contrib: pd.DataFrame, scenario, periods: int = 3):
+    """Mean contribution of each driver to dU in successive periods of the horizon.
+
+    ``contrib``: long table (quarter, driver, contribution) as ``estimates.contributions``;
+    one panel per period (the horizon's quarters split into ``periods`` near-equal parts);
+    bars right of zero push toward membership, left away; bar colour = the driver's actor
+    (``driver_actors``), so the colours match every other figure.
+    """
+    colors = actor_colors(scenario)
+    owner = driver_actors(scenario)
+    drivers = [d for d in scenario.drivers if d in set(contrib["driver"])]
+    quarters = list(dict.fromkeys(contrib["quarter"]))
+    chunks = [c for c in np.array_split(np.array(quarters), min(periods, len(quarters))) if len(c)]
+    wide = contrib[contrib["driver"].isin(drivers)].pivot(index="quarter", columns="driver", values="contribution")
+    order = wide.mean().reindex(drivers).sort_values().index.tolist()
+    lim = float(np.abs(wide.to_numpy()).max()) * 1.1 if wide.size else 1.0
+    fig, axes = plt.subplots(1, len(chunks), figsize=(3.2 * len(chunks) + 2.2, 0.32 * len(order) + 1.8),
+                             sharey=True, squeeze=False)
+    for ax, chunk in zip(axes[0], chunks):
+        means = wide.loc[list(chunk)].mean().reindex(order)
+        ax.barh(range(len(order)), means.to_numpy(), color=[colors[owner[d]] for d in order])
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_xlim(-lim, lim)
+        ax.set_title(f"{chunk[0]} to {chunk[-1]}", fontsize=9)
+        ax.set_xlabel("mean contribution to dU\n(logit units; < 0 away, > 0 toward)", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(range(len(order)))
+    axes[0][0].set_yticklabels(order, fontsize=8)
+    used = list(dict.fromkeys(owner[d] for d in order))
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[a]) for a in used]
+    fig.legend(handles, [scenario.actors[a].name for a in used], title="driver attributed to",
+               loc="lower center", ncol=len(used), fontsize=8, title_fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle("Which drivers push toward and away from membership, by period of the horizon")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
