@@ -175,9 +175,9 @@ def summarise(result: EnsembleResult) -> dict:
     ye = year_ends(result)
     bloc = s.bloc.short
     focal = s.actors[s.focal].name
-    kind_text = {"first_entry": f"{focal} joins {bloc} (first entry as a non-member)",
-                 "first_exit": f"{focal} leaves or suspends {bloc} membership (first exit)",
-                 "member_at": f"{focal} is a member of {bloc} at {s.event.date}"}[s.event.kind]
+    kind_text = {"first_entry": f"{focal} joins the {bloc} (first entry as a non-member)",
+                 "first_exit": f"{focal} leaves or suspends its {bloc} membership (first exit)",
+                 "member_at": f"{focal} is a member of the {bloc} at {s.event.date}"}[s.event.kind]
     return {
         "scenario": s.name,
         "question": s.question,
