@@ -1,0 +1,257 @@
+"""Backtests: score the model, with one set of priors, against what really happened.
+
+A backtest folder holds case scenarios (each with an observed ``outcome``) and
+``reference-class.yaml``, the cited base rates of the two baselines. For each case:
+
+- model (prior): P(event within the case's window), pooled over outer draws x inner replicates;
+- model (leave-one-out matched): the same, with draws weighted by the likelihood of the *other*
+  cases' outcomes (``history``), so no case is scored in-sample;
+- base rate: ``1 - (1 - h)^(years)`` with ``h`` the reference-class rate per state-year
+  (entries per non-member-year for ``first_entry``, exits per member-year for ``first_exit``);
+- nothing changes: P(event) = 0 (the state at the start persists).
+
+Scores per case: Brier ``(p - o)^2`` and log score ``-ln max(P(observed outcome), LOG_FLOOR)``;
+lower is better for both. The floor keeps "nothing changes" finite when the event happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from . import history
+from .errors import ConfigError
+from .estimates import wilson
+from .scenario import Cited, Frozen, Scenario, load_scenario, read_yaml
+from .timeaxis import Quarter
+
+REFERENCE_FILE = "reference-class.yaml"
+LOG_FLOOR = 1e-3
+MIN_RELIABILITY_CASES = 10
+FORECASTERS = ("model_prior", "model_matched_loo", "base_rate", "nothing_changes")
+
+
+class Rate(Cited):
+    """A base rate: ``events`` per ``state_years`` of exposure."""
+
+    events: int
+    state_years: float
+
+    @property
+    def per_year(self) -> float:
+        return self.events / self.state_years
+
+
+class ReferenceClass(Frozen):
+    name: str
+    entry: Rate
+    exit: Rate
+
+
+def load_reference_class(path: str | Path) -> ReferenceClass:
+    doc = read_yaml(Path(path), "reference_class")
+    try:
+        return ReferenceClass.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(".".join(str(p) for p in err["loc"]), err.get("input"),
+                          err["msg"].removeprefix("Value error, ")) from None
+
+
+def load_cases(folder: str | Path) -> dict[str, Scenario]:
+    """Every case scenario in ``folder`` (``*.yaml`` except the reference class), by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError("backtest folder", str(folder), "an existing folder of backtest case files")
+    cases: dict[str, Scenario] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == REFERENCE_FILE:
+            continue
+        s = load_scenario(path)
+        if s.outcome is None:
+            raise ConfigError(f"{path.name}: outcome", None, "an observed outcome for a backtest case")
+        if s.name in cases:
+            raise ConfigError(f"{path.name}: name", s.name, "a case name used once in the folder")
+        cases[s.name] = s
+    if not cases:
+        raise ConfigError("backtest folder", str(folder), "at least one case file (*.yaml)")
+    return cases
+
+
+def base_rate_probability(case: Scenario, ref: ReferenceClass) -> float:
+    """P(event within the case's window) under the reference-class rate per state-year."""
+    kind = case.event.kind
+    if kind == "member_at":
+        raise ConfigError("event.kind", kind, "first_entry or first_exit for a backtest case")
+    rate = ref.entry if kind == "first_entry" else ref.exit
+    years = case.axis.n_steps / 4.0
+    return float(1.0 - (1.0 - rate.per_year) ** years)
+
+
+# ---------------------------------------------------------------- scores
+
+def score(forecasts: pd.DataFrame, floor: float = LOG_FLOOR) -> pd.DataFrame:
+    """Add per-forecast scores to a tidy table with ``p_event`` and ``occurred`` columns.
+
+    Adds ``p_outcome`` (probability given to what happened), ``brier`` = (p_event - o)^2 and
+    ``log_score`` = -ln max(p_outcome, floor). Lower is better for both.
+    """
+    out = forecasts.copy()
+    o = out["occurred"].astype(float).to_numpy()
+    p = out["p_event"].to_numpy(dtype=np.float64)
+    out["p_outcome"] = np.where(o == 1.0, p, 1.0 - p)
+    out["brier"] = (p - o) ** 2
+    out["log_score"] = -np.log(np.maximum(out["p_outcome"].to_numpy(), floor)) + 0.0
+    return out
+
+
+def mean_scores(scored: pd.DataFrame) -> pd.DataFrame:
+    """Mean Brier and log score per forecaster over the cases."""
+    return (scored.groupby("forecaster", sort=False)[["brier", "log_score"]].mean()
+            .reset_index().rename(columns={"brier": "mean_brier", "log_score": "mean_log_score"}))
+
+
+@dataclass
+class BacktestResult:
+    """Scores (tidy: case x forecaster), history-matching diagnostics and the all-case weights."""
+
+    scored: pd.DataFrame
+    means: pd.DataFrame
+    probabilities: pd.DataFrame
+    weights_all: pd.Series
+    parameters: pd.DataFrame
+    draws: pd.DataFrame
+    inner: int
+    seed: int
+    extra: dict = field(default_factory=dict)
+
+
+def run_backtest(folder: str | Path, n_draws: int = 500, inner: int = history.MIN_INNER,
+                 seed: int = 0) -> BacktestResult:
+    """Score every case of ``folder`` for the model (prior and leave-one-out matched) and baselines."""
+    if inner < history.MIN_INNER:
+        raise ConfigError("inner", inner, f"at least {history.MIN_INNER} inner replicates per draw")
+    if n_draws < 2:
+        raise ConfigError("draws", n_draws, "at least 2 outer draws")
+    folder = Path(folder)
+    cases = load_cases(folder)
+    ref = load_reference_class(folder / REFERENCE_FILE)
+    draws = history.outer_draws(cases, seed, n_draws)
+    probs = history.case_probabilities(cases, draws, inner, seed)
+    occurred = {k: bool(c.outcome.occurred) for k, c in cases.items()}
+    rows = []
+    for name, case in cases.items():
+        mine = probs[probs["case"] == name].set_index("draw")
+        raw = mine["events"] / mine["n"]
+        k, n = int(mine["events"].sum()), int(mine["n"].sum())
+        lo, hi = wilson(k, n)
+        others = [c for c in cases if c != name]
+        w = history.normalised(history.outcome_likelihood(probs, occurred, others))
+        matched = history.weighted_probability(raw, w, inner)
+        common = dict(case=name, event=case.event.kind, start=case.start, end=case.end,
+                      occurred=occurred[name], outcome_date=case.outcome.date)
+        rows += [
+            dict(common, forecaster="model_prior", p_event=k / n, ci_low=float(lo), ci_high=float(hi), ess_draws=float(len(draws))),
+            dict(common, forecaster="model_matched_loo", p_event=matched["estimate"], ci_low=matched["ci_low"],
+                 ci_high=matched["ci_high"], ess_draws=matched["ess_draws"]),
+            dict(common, forecaster="base_rate", p_event=base_rate_probability(case, ref)),
+            dict(common, forecaster="nothing_changes", p_event=0.0),
+        ]
+    scored = score(pd.DataFrame(rows))
+    means = mean_scores(scored)
+    w_all = history.normalised(history.outcome_likelihood(probs, occurred))
+    params = history.parameter_shift(draws, w_all)
+    return BacktestResult(scored, means, probs, w_all, params, draws, inner, seed,
+                          {"ess_all": history.kish_ess(w_all.to_numpy()), "reference_class": ref.name})
+
+
+def usable_cases(cases: dict[str, Scenario], target: Scenario, include_later: bool = False) -> list[str]:
+    """Cases whose outcome window ends before the target's start (all of them with ``include_later``)."""
+    if include_later:
+        return list(cases)
+    start = Quarter.parse(target.start)
+    return [k for k, c in cases.items() if Quarter.parse(c.end) < start]
+
+
+def check_shared(cases: dict[str, Scenario], target: Scenario) -> None:
+    """The target must share the cases' priors for their weights to apply to its draws."""
+    first = next(iter(cases.values()))
+    mine = dict(history.iter_priors(target))
+    for path, prior in history.iter_priors(first):
+        if history.is_case_specific(path):
+            continue
+        if mine.get(path) != prior:
+            raise ConfigError(path, str(mine.get(path)), f"the same prior as the backtest cases (from their shared priors file)")
+
+
+# ---------------------------------------------------------------- output
+
+def format_table(result: BacktestResult) -> str:
+    """The scores as a plain-text table, then the means per forecaster."""
+    s = result.scored
+    lines = [f"{'case':<22} {'event':<12} {'window':<17} {'obs':<4} {'forecaster':<18} "
+             f"{'P(event)':>8} {'P(obs)':>7} {'Brier':>7} {'log':>6} {'ESS':>6}"]
+    for r in s.itertuples():
+        ess = f"{r.ess_draws:6.1f}" if pd.notna(getattr(r, "ess_draws", np.nan)) else "     -"
+        lines.append(f"{r.case:<22} {r.event:<12} {r.start + '..' + r.end:<17} {('yes' if r.occurred else 'no'):<4} "
+                     f"{r.forecaster:<18} {r.p_event:8.3f} {r.p_outcome:7.3f} {r.brier:7.3f} {r.log_score:6.2f} {ess}")
+    lines.append("")
+    lines.append(f"mean over {s['case'].nunique()} cases (lower is better; log score floored at P={LOG_FLOOR:g}):")
+    for r in result.means.itertuples():
+        lines.append(f"  {r.forecaster:<18} Brier {r.mean_brier:.3f}   log {r.mean_log_score:.3f}")
+    lines.append(f"history matching on all cases: Kish ESS {result.extra['ess_all']:.1f} of {len(result.draws)} draws "
+                 f"({result.inner} inner replicates per draw per case)")
+    lines.append(f"A handful of cases cannot establish calibration: these scores are illustrations, not evidence of skill.")
+    return "\n".join(lines)
+
+
+def reliability_figure(scored: pd.DataFrame, min_cases: int = MIN_RELIABILITY_CASES):
+    """Forecast P(event) against outcome per case and forecaster; binned reliability with enough cases."""
+    from .figures import plt
+
+    n_cases = scored["case"].nunique()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    markers = dict(zip(FORECASTERS, "osD^"))
+    for i, (name, sub) in enumerate(scored.groupby("forecaster", sort=False)):
+        jitter = (i - 1.5) * 0.012
+        ax.scatter(sub["p_event"], sub["occurred"].astype(float) + jitter, marker=markers.get(name, "o"),
+                   label=name, alpha=0.8)
+        if n_cases >= min_cases:
+            bins = np.linspace(0, 1, 6)
+            idx = np.clip(np.digitize(sub["p_event"], bins) - 1, 0, 4)
+            g = pd.DataFrame({"b": idx, "p": sub["p_event"], "o": sub["occurred"].astype(float)}).groupby("b").mean()
+            ax.plot(g["p"], g["o"], lw=1)
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8, label="perfect calibration")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.1, 1.1)
+    ax.set_xlabel("forecast P(event within the case's window)")
+    ax.set_ylabel("observed (0 = no, 1 = yes)")
+    note = "" if n_cases >= min_cases else f"\n({n_cases} cases: too few for binned reliability; points only)"
+    ax.set_title(f"Backtest forecasts against outcomes{note}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center right")
+    return fig
+
+
+def save_backtest(result: BacktestResult, out_dir: Path) -> None:
+    from . import runstore
+    from .figures import plt
+
+    runstore.write_csv(out_dir / "scores.csv", result.scored)
+    runstore.write_csv(out_dir / "mean_scores.csv", result.means)
+    runstore.write_csv(out_dir / "case_probabilities.csv", result.probabilities)
+    runstore.write_csv(out_dir / "parameters_prior_vs_matched.csv", result.parameters)
+    weights = result.weights_all.rename("weight").reset_index()
+    runstore.write_csv(out_dir / "draw_weights.csv", weights)
+    runstore.write_json(out_dir / "summary.json", {
+        "draws": len(result.draws), "inner": result.inner, "seed": result.seed,
+        "ess_all_cases": result.extra["ess_all"], "reference_class": result.extra["reference_class"],
+        "log_floor": LOG_FLOOR,
+        "means": result.means.to_dict(orient="records")})
+    fig = reliability_figure(result.scored)
+    runstore.save_figure(out_dir / "reliability.png", fig)
+    plt.close(fig)
