@@ -56,6 +56,8 @@ def _run_setup(p: argparse.ArgumentParser):
     p.add_argument("--out", help="run folder to create (must not exist); default runs/<scenario>-<time>")
     p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                    help="override a config value, e.g. --set drivers.us_investment.initial=0.3")
+    p.add_argument("--no-report", action="store_true",
+                   help="skip the HTML/Markdown report (report.html, report.md) in the run folder")
 
     def go(a: argparse.Namespace) -> int:
         from .api import run
@@ -64,6 +66,11 @@ def _run_setup(p: argparse.ArgumentParser):
         result = run(a.config, replicates=a.replicates, seed=a.seed, out=a.out, overrides=a.set,
                      batch_size=a.batch_size, progress=True)
         print(headline_text(result.summary, result.scenario, result.wall_seconds))
+        if not a.no_report and result.out_dir is not None:
+            from .report import build_report
+
+            html_path, md_path = build_report(result.out_dir, replace=True)
+            print(f"Report: {html_path} (Markdown: {md_path})")
         return 0
     return go
 
@@ -80,6 +87,41 @@ def _validate_setup(p: argparse.ArgumentParser):
         s = load_scenario(a.config, a.set)
         print(f"{a.config}: valid. Scenario {s.name!r}, {s.start}..{s.end} ({s.axis.n_steps} quarters), "
               f"{len(s.drivers)} drivers, {len(s.shocks)} shocks, {len(prior_paths(s))} priors; every quote found in seeds/.")
+        return 0
+    return go
+
+
+@command("report", "write the HTML and Markdown report of a run folder")
+def _report_setup(p: argparse.ArgumentParser):
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run folder, e.g. runs/base-20250101-120000")
+    for kind, what in (("sweep", "a sweep"), ("sensitivity", "a sensitivity analysis"), ("backtest", "a backtest")):
+        p.add_argument(f"--{kind}", action="append", default=[], metavar="DIR",
+                       help=f"output folder of {what} to include (its *.png and *.csv); repeatable")
+    p.add_argument("--out", metavar="DIR", help="folder for report.html / report.md (default: RUN_DIR)")
+    p.add_argument("--replace", action="store_true", help="rewrite an existing report")
+
+    def go(a: argparse.Namespace) -> int:
+        from .report import build_report
+
+        html_path, md_path = build_report(a.run_dir, sweeps=a.sweep, sensitivity=a.sensitivity,
+                                          backtests=a.backtest, out=a.out, replace=a.replace)
+        print(f"Report: {html_path} (Markdown: {md_path})")
+        return 0
+    return go
+
+
+@command("explain", "print each driver's mechanism, prior, basis and evidence, without running")
+def _explain_setup(p: argparse.ArgumentParser):
+    p.add_argument("config", help="scenario YAML file")
+    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a config value")
+    p.add_argument("--csv", action="store_true", help="print the driver table as CSV instead of text")
+
+    def go(a: argparse.Namespace) -> int:
+        from .explain import driver_table, explain_text
+        from .scenario import load_scenario
+
+        s = load_scenario(a.config, a.set)
+        print(driver_table(s).to_csv(index=False) if a.csv else explain_text(s), end="\n" if not a.csv else "")
         return 0
     return go
 
