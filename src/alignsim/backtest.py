@@ -255,3 +255,113 @@ def save_backtest(result: BacktestResult, out_dir: Path) -> None:
     fig = reliability_figure(result.scored)
     runstore.save_figure(out_dir / "reliability.png", fig)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------- history-matched forecast of a run
+
+@dataclass
+class MatchedForecast:
+    """A run's forecast re-weighted by the backtest outcomes (``run --history-matched``).
+
+    Attributes:
+        summary: plain data: cases used, ESS, prior and matched headline probabilities.
+        year_ends: tidy table (quarter, prior, matched, matched intervals) at each year-end.
+        parameters: prior versus matched mean and quantiles per shared parameter.
+        weights: normalised weight per outer draw of the run.
+    """
+
+    summary: dict
+    year_ends: pd.DataFrame
+    parameters: pd.DataFrame
+    weights: pd.Series
+
+
+def match_run(ens, folder: str | Path = "config/backtests", inner: int = history.MIN_INNER,
+              include_later: bool = False) -> MatchedForecast:
+    """Weight an ensemble's outer draws by the likelihood of the backtest outcomes.
+
+    Only cases whose window ends before the run's start are used, unless ``include_later``.
+    ``ens`` is an ``EnsembleResult``; its draws must come from the same shared priors.
+    """
+    from . import estimates
+
+    if inner < history.MIN_INNER:
+        raise ConfigError("inner", inner, f"at least {history.MIN_INNER} inner replicates per draw")
+    target = ens.scenario
+    cases = load_cases(folder)
+    check_shared(cases, target)
+    use = usable_cases(cases, target, include_later)
+    if not use:
+        raise ConfigError("--history-matched", target.start, "backtest cases whose windows end before the "
+                          "scenario's start (none do; pass --include-later-outcomes to use later ones)")
+    paths = [p for p in history.shared_paths(next(iter(cases.values())))]
+    draws = ens.draws[paths]
+    chosen = {k: cases[k] for k in use}
+    probs = history.case_probabilities(chosen, draws, inner, ens.seed)
+    occurred = {k: bool(c.outcome.occurred) for k, c in chosen.items()}
+    w = history.normalised(history.outcome_likelihood(probs, occurred))
+    per_draw_reps = ens.replicates / len(ens.draws)
+    prior = estimates.summarise(ens)
+    rows = []
+    for step in target.axis.year_end_steps():
+        pd_draw = estimates.per_draw_probability(ens, step)
+        m = history.weighted_probability(pd_draw, w, per_draw_reps)
+        rows.append({"quarter": str(target.axis.quarter_of(step)), "prior": float(pd_draw.mean()),
+                     "matched": m["estimate"], "matched_ci_low": m["ci_low"], "matched_ci_high": m["ci_high"],
+                     "matched_epistemic_low": m["epistemic_low"], "matched_epistemic_high": m["epistemic_high"]})
+    table = pd.DataFrame(rows)
+    head = history.weighted_probability(estimates.per_draw_probability(ens), w, per_draw_reps)
+    summary = {"cases": use, "cases_outcomes": {k: occurred[k] for k in use},
+               "later_outcomes_used": [k for k in use if Quarter.parse(cases[k].end) >= Quarter.parse(target.start)],
+               "inner_replicates": inner, "draws": len(draws), "ess_draws": history.kish_ess(w.to_numpy()),
+               "prior": prior["probability"], "matched": head,
+               "conditional": _matched_conditional(ens, w)}
+    return MatchedForecast(summary, table, history.parameter_shift(draws, w), w)
+
+
+def _matched_conditional(ens, w: pd.Series) -> dict | None:
+    """P(event in (through, window_end] | none through ``through``) under the weights."""
+    from .estimates import event_step
+
+    obs = ens.scenario.observed
+    if obs is None or obs.occurred:
+        return None
+    axis = ens.scenario.axis
+    through = axis.step_of(Quarter.parse(obs.through))
+    end = axis.step_of(Quarter.parse(obs.window_end))
+    steps = event_step(ens)
+    frame = pd.DataFrame({"d": ens.outcomes["draw"].to_numpy(), "r": (steps <= 0) | (steps > through),
+                          "h": (steps > through) & (steps <= end)}).groupby("d").mean()
+    ww = w.reindex(frame.index).fillna(0.0)
+    at_risk = float(np.dot(ww, frame["r"]))
+    return {"after": obs.through, "window_end": obs.window_end,
+            "prior": float(frame["h"].sum() / frame["r"].sum()),
+            "matched": float(np.dot(ww, frame["h"]) / at_risk) if at_risk > 0 else float("nan")}
+
+
+def format_matched(m: MatchedForecast) -> str:
+    s = m.summary
+    pr, ma = s["prior"], s["matched"]
+    lines = [f"History-matched on {', '.join(s['cases'])} (Kish ESS {s['ess_draws']:.1f} of {s['draws']} draws, "
+             f"{s['inner_replicates']} inner replicates per draw per case)"]
+    if s["later_outcomes_used"]:
+        lines.append(f"NOTE: uses outcomes observed after this scenario's start: {', '.join(s['later_outcomes_used'])}")
+    lines.append(f"P(event by horizon): prior {pr['estimate']:.1%} (epistemic {pr['epistemic_low']:.1%}-{pr['epistemic_high']:.1%}); "
+                 f"matched {ma['estimate']:.1%} (MC 95% {ma['ci_low']:.1%}-{ma['ci_high']:.1%} at ESS; "
+                 f"epistemic {ma['epistemic_low']:.1%}-{ma['epistemic_high']:.1%})")
+    c = s.get("conditional")
+    if c:
+        lines.append(f"P(event after {c['after']} through {c['window_end']} | none by then): prior {c['prior']:.1%}, matched {c['matched']:.1%}")
+    lines.append("largest parameter shifts (matched minus prior mean, share of the prior range):")
+    for r in m.parameters.head(5).itertuples():
+        lines.append(f"  {r.parameter:<45} {r.prior_mean:8.3f} -> {r.matched_mean:8.3f} ({r.shift_in_range:+.1%})")
+    return "\n".join(lines)
+
+
+def save_matched(m: MatchedForecast, out_dir: Path) -> None:
+    from . import runstore
+
+    runstore.write_json(out_dir / "history_matched.json", m.summary)
+    runstore.write_csv(out_dir / "history_matched_year_ends.csv", m.year_ends)
+    runstore.write_csv(out_dir / "history_parameters.csv", m.parameters)
+    runstore.write_csv(out_dir / "history_weights.csv", m.weights.rename("weight").reset_index())

@@ -47,15 +47,47 @@ def _seed(text: str) -> int:
     return value
 
 
+def _half_width(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a half-width between 0 and 0.5, got {text!r}") from None
+    if not 0.0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected a half-width between 0 and 0.5, got {value}")
+    return value
+
+
 @command("run", "run a scenario and write its run folder")
 def _run_setup(p: argparse.ArgumentParser):
-    p.add_argument("config", help="scenario YAML file, e.g. config/base.yaml")
+    p.add_argument("config", nargs="?", help="scenario YAML file, e.g. config/base.yaml "
+                   "(optional with --resume or --from-manifest)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="complete an interrupted run folder in place (refused if the config differs)")
+    p.add_argument("--from-manifest", metavar="FILE",
+                   help="re-run the config, overrides, seed and replicates recorded in a manifest.json")
     p.add_argument("--replicates", type=_positive, help="number of replicates (default: the scenario's)")
     p.add_argument("--seed", type=_seed, help="master seed (default: the scenario's)")
     p.add_argument("--batch-size", type=_positive, help="replicates per batch (results do not depend on it)")
+    p.add_argument("--workers", type=_positive, help="worker processes (local pool, or a Dask LocalCluster); "
+                   "results are identical to one process")
+    p.add_argument("--backend", choices=["local", "dask"], default="local",
+                   help="where batches run: a local process pool or a Dask cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --backend dask; "
+                   "default: start a LocalCluster)")
+    p.add_argument("--precision", type=_half_width, metavar="H",
+                   help="add batches until the headline probability's 95%% interval half-width is <= H "
+                   "(--replicates is then the cap; default cap max(10x the scenario's, 10^6))")
     p.add_argument("--out", help="run folder to create (must not exist); default runs/<scenario>-<time>")
     p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                    help="override a config value, e.g. --set drivers.us_investment.initial=0.3")
+    p.add_argument("--history-matched", action="store_true",
+                   help="also report the forecast with draws weighted by the backtest outcomes "
+                   "(cases ending before the scenario's start; see --backtests)")
+    p.add_argument("--backtests", metavar="DIR", default="config/backtests",
+                   help="backtest folder for --history-matched (default config/backtests)")
+    p.add_argument("--include-later-outcomes", action="store_true",
+                   help="with --history-matched, also use cases whose windows end after the scenario's start")
     p.add_argument("--no-report", action="store_true",
                    help="skip the HTML/Markdown report (report.html, report.md) in the run folder")
 
@@ -63,14 +95,54 @@ def _run_setup(p: argparse.ArgumentParser):
         from .api import run
         from .report_text import headline_text
 
-        result = run(a.config, replicates=a.replicates, seed=a.seed, out=a.out, overrides=a.set,
-                     batch_size=a.batch_size, progress=True)
+        from .resume import manifest_run_args, run_source_args
+
+        kwargs = dict(config=a.config, replicates=a.replicates, seed=a.seed, overrides=a.set,
+                      batch_size=a.batch_size)
+        run_source_args(a.config, a.resume, a.from_manifest, a.out, a.set)
+        if a.from_manifest:
+            kwargs = manifest_run_args(a.from_manifest, a.replicates, a.seed, a.batch_size)
+        kwargs.update(workers=a.workers, backend=a.backend, scheduler=a.scheduler, precision=a.precision)
+        result = run(out=a.out, progress=True, resume=a.resume, **kwargs)
         print(headline_text(result.summary, result.scenario, result.wall_seconds))
+        prec = result.summary.get("precision")
+        if prec:
+            print(f"Precision: half-width {prec['half_width']:.4f} (target {prec['target_half_width']}) "
+                  f"{'reached' if prec['reached'] else 'NOT reached (cap hit)'} with "
+                  f"{prec['replicates_used']:,} replicates (cap {prec['max_replicates']:,}).")
+        if a.history_matched:
+            from .backtest import format_matched, match_run, save_matched
+
+            matched = match_run(result.ensemble, a.backtests, include_later=a.include_later_outcomes)
+            print(format_matched(matched))
+            if result.out_dir is not None:
+                save_matched(matched, result.out_dir)
         if not a.no_report and result.out_dir is not None:
             from .report import build_report
 
             html_path, md_path = build_report(result.out_dir, replace=True)
             print(f"Report: {html_path} (Markdown: {md_path})")
+        return 0
+    return go
+
+
+@command("backtest", "score the model and two baselines against the backtest cases in a folder")
+def _backtest_setup(p: argparse.ArgumentParser):
+    p.add_argument("folder", metavar="DIR", help="folder of case files and reference-class.yaml, e.g. config/backtests/")
+    p.add_argument("--draws", type=_positive, default=500, help="outer parameter draws (default 500)")
+    p.add_argument("--inner", type=_positive, default=200, help="inner replicates per draw per case (>= 200)")
+    p.add_argument("--seed", type=_seed, default=0, help="master seed (default 0)")
+    p.add_argument("--out", help="output folder to create (must not exist); default runs/backtest-<time>")
+
+    def go(a: argparse.Namespace) -> int:
+        from .backtest import format_table, run_backtest, save_backtest
+        from .runstore import new_run_dir
+
+        result = run_backtest(a.folder, n_draws=a.draws, inner=a.inner, seed=a.seed)
+        out_dir = new_run_dir("backtest", a.out)
+        save_backtest(result, out_dir)
+        print(format_table(result))
+        print(f"Results: {out_dir} (scores.csv, reliability.png, parameters_prior_vs_matched.csv)")
         return 0
     return go
 

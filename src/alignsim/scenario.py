@@ -385,10 +385,47 @@ def find_seeds(config_path: Path, doc: dict[str, Any]) -> Path:
     raise ConfigError("seeds", None, f"a seeds/ folder above {config_path} holding the cited sources")
 
 
+BACKTEST_FIELDS = ("name", "question", "event", "actors", "bloc", "monte_carlo", "include", "seeds",
+                   "start", "end", "member_at_start", "scripted", "outcome")
+BACKTEST_STATE_SECTIONS = ("drivers", "states", "policies", "barrier")
+
+
+def check_backtest_fields(own: dict[str, Any]) -> None:
+    """A backtest may set only its dates, initial state, scripted events and outcome.
+
+    Everything else (weights, speeds, shock rates, intercepts) must come from the included
+    shared priors, so that every case is scored with one set of priors.
+    """
+    if not own.get("include"):
+        raise ConfigError("include", own.get("include"), "a backtest includes the shared priors file")
+    if own.get("outcome") is None:
+        raise ConfigError("outcome", None, "a backtest states its observed outcome (occurred, date)")
+    for key, value in own.items():
+        if key in BACKTEST_FIELDS:
+            continue
+        if key not in BACKTEST_STATE_SECTIONS:
+            raise ConfigError(key, value, "no such field in a backtest: it may set only "
+                              f"{', '.join(BACKTEST_FIELDS)} and initial values of variables")
+        if key == "barrier":
+            leaves = {"barrier": value}
+        elif key == "policies" and isinstance(value, dict):
+            leaves = {f"policies.{a}.{k}": v for a, vs in value.items()
+                      for k, v in (vs.items() if isinstance(vs, dict) else [(None, vs)])}
+        else:
+            leaves = {f"{key}.{k}": v for k, v in value.items()} if isinstance(value, dict) else {key: value}
+        for where, node in leaves.items():
+            extra = sorted(set(node) - {"initial"}) if isinstance(node, dict) else [str(node)]
+            if extra:
+                raise ConfigError(f"{where}.{extra[0]}", node.get(extra[0]) if isinstance(node, dict) else node,
+                                  "only 'initial' under a variable in a backtest (the rest is the shared priors')")
+
+
 def load_document(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """The scenario as a plain merged mapping (include resolved, overrides applied)."""
     path = Path(path)
     own = read_yaml(path)
+    if own.get("outcome") is not None or "backtests" in path.resolve().parent.parts:
+        check_backtest_fields(own)
     if own.get("include") is not None:
         inc = own["include"]
         if not isinstance(inc, str):
