@@ -10,6 +10,7 @@ import pandas as pd
 
 from . import estimates, figures, runstore
 from .ensemble import EnsembleResult, run_ensemble
+from .errors import ConfigError
 from .evidence import evidence_table
 from .scenario import Scenario, load_scenario
 
@@ -53,10 +54,12 @@ class RunResult:
         return evidence_table(self.scenario)
 
 
-def run(config: str | Path | Scenario, replicates: int | None = None, seed: int | None = None,
+def run(config: str | Path | Scenario | None, replicates: int | None = None, seed: int | None = None,
         out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
         save: bool = True, batch_size: int | None = None, progress: bool = False,
-        map_batches=None) -> RunResult:
+        map_batches=None, resume: str | Path | None = None, workers: int | None = None,
+        backend: str = "local", scheduler: str | None = None, precision: float | None = None,
+        keep_table: bool | None = None) -> RunResult:
     """Run a scenario and (with ``save``) write its run folder.
 
     Args:
@@ -65,27 +68,120 @@ def run(config: str | Path | Scenario, replicates: int | None = None, seed: int 
         out: the run folder (must not exist); default ``runs/<scenario>-<timestamp>``.
         overrides: ``path=value`` strings, validated like the file.
         map_batches: a parallel batch map (see ``ensemble.run_ensemble``); default in-process.
+        resume: an interrupted run folder to complete in place (``config`` may then be None:
+            the recorded one is used; a different config is refused). See ``resume``.
+        workers, backend, scheduler: run batches in a local process pool (``workers`` > 1) or on
+            Dask (``backend="dask"``, at ``scheduler`` or a LocalCluster); see ``parallel``.
+            Results are identical to the single-process run.
+        precision: stop once the headline probability's Wilson 95% half-width is at most this,
+            adding whole batches (``replicates``, if given, is then the cap); see ``precision``.
+        keep_table: hold the per-replicate table in memory (default: only up to
+            ``KEEP_TABLE_MAX`` replicates and without ``precision``); otherwise it is streamed to
+            ``replicates.parquet`` batch by batch, so memory stays flat.
     """
-    scenario = config if isinstance(config, Scenario) else load_scenario(config, overrides)
-    mc = scenario.monte_carlo
-    replicates = mc.replicates if replicates is None else replicates
-    seed = mc.seed if seed is None else seed
-    batch_size = mc.batch_size if batch_size is None else batch_size
-    out_dir = runstore.new_run_dir(scenario.name, out) if save else None
+    from . import resume as resuming
+
+    if precision is not None and resume is not None:
+        raise ConfigError("precision", precision, "no --precision when resuming (resume the fixed-size run)")
+    cap = replicates
+
+    done = None
+    if resume is not None:
+        plan = resuming.prepare_resume(resume, config, overrides, replicates, seed, batch_size)
+        scenario, config, overrides = plan.scenario, plan.config_path, plan.overrides
+        replicates, seed, batch_size = plan.replicates, plan.seed, plan.batch_size
+        out_dir, done = plan.run_dir, plan.done
+    else:
+        if config is None:
+            raise ConfigError("config", None, "a scenario file (or --resume RUN_DIR)")
+        scenario = config if isinstance(config, Scenario) else load_scenario(config, overrides)
+        mc = scenario.monte_carlo
+        replicates = mc.replicates if replicates is None else replicates
+        seed = mc.seed if seed is None else seed
+        batch_size = mc.batch_size if batch_size is None else batch_size
+        out_dir = runstore.new_run_dir(scenario.name, out) if save else None
+        if out_dir is not None:
+            resuming.start_manifest(out_dir, scenario, None if isinstance(config, Scenario) else str(config), seed,
+                                    replicates, min(scenario.monte_carlo.draws, replicates), batch_size, overrides)
     bar = _progress(replicates, progress)
+    if bar and done:
+        bar.update(sum(len(b.replicates) for b in done.values()))
+    on_batch = (lambda k, res: bar.update(len(res.replicates))) if bar else None
+    if out_dir is not None:
+        on_batch = resuming.BatchSaver(out_dir, on_batch)
+    if keep_table is None:
+        keep_table = precision is None and replicates <= KEEP_TABLE_MAX
     started = time.perf_counter()
-    ens = run_ensemble(scenario, replicates, seed, batch_size=batch_size,
-                       on_batch=(lambda k, res: bar.update(len(res.replicates))) if bar else None,
-                       map_batches=map_batches)
+    try:
+        ens = _run_batches(scenario, replicates, seed, batch_size, on_batch, map_batches, done, workers, backend,
+                           scheduler, precision, cap, keep_table)
+    except KeyboardInterrupt:
+        if out_dir is not None:
+            resuming.interrupted_note(out_dir)
+        raise
     wall = time.perf_counter() - started
     if bar:
         bar.close()
     summary = estimates.summarise(ens)
+    if "precision" in ens.extra:
+        summary["precision"] = ens.extra["precision"]
     result = RunResult(scenario, ens, summary, out_dir, wall)
     if out_dir is not None:
         summary["output"] = str(out_dir)
-        save_run(result, None if isinstance(config, Scenario) else str(config), list(overrides))
+        if ens.replicates_table is None:
+            _join_batch_parquet(out_dir, ens, batch_size)
+        save_run(result, None if isinstance(config, Scenario) else config and str(config), list(overrides))
+        resuming.finish(out_dir, batch_size, resumed=done is not None)
     return result
+
+
+KEEP_TABLE_MAX = 200_000  # larger runs stream their per-replicate table instead of holding it
+
+
+def _run_batches(scenario, replicates, seed, batch_size, on_batch, map_batches, done, workers, backend,
+                 scheduler, precision, cap, keep_table) -> EnsembleResult:
+    """The ensemble, in this process or a pool (``parallel.open_pool``), fixed-size or to a precision."""
+    from .parallel import open_pool
+    from .precision import run_to_precision
+
+    pool = open_pool(backend, workers, scheduler) if map_batches is None else None
+    try:
+        mapper = pool.map_batches if pool is not None else map_batches
+        if precision is None:
+            return run_ensemble(scenario, replicates, seed, batch_size=batch_size, keep_table=keep_table,
+                                on_batch=on_batch, map_batches=mapper, done=done)
+        return run_to_precision(scenario, precision, seed, batch_size=batch_size, max_replicates=cap,
+                                map_batches=mapper, on_batch=on_batch)[0]
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _join_batch_parquet(out_dir: Path, ens: EnsembleResult, batch_size: int) -> None:
+    """Stream the saved per-batch tables into one ``replicates.parquet``, one batch in memory at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .ensemble import batch_bounds
+    from .resume import batch_paths
+
+    paths = [batch_paths(out_dir, k)[0] for k in range(len(batch_bounds(ens.replicates, batch_size)))]
+    if not all(p.is_file() for p in paths):
+        return  # nothing streamed (e.g. a run not saved batch by batch)
+
+    def write(tmp: Path) -> None:
+        writer = None
+        try:
+            for p in paths:  # the replicate index becomes a column, so batches share one schema
+                table = pa.Table.from_pandas(pd.read_parquet(p), preserve_index=True)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    runstore._atomic(out_dir / "replicates.parquet", write)
 
 
 def _progress(total: int, enabled: bool):

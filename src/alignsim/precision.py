@@ -74,7 +74,7 @@ def run_to_precision(scenario: Scenario, half_width: float, seed: int | None = N
 
     Args:
         half_width: target Wilson 95% half-width, in probability units (0 < H < 0.5).
-        max_replicates: the cap (default ``max(100 x the scenario's replicates, 10^6)``),
+        max_replicates: the cap (default ``max(10 x the scenario's replicates, 10^6)``),
             rounded down to whole batches (at least one).
         map_batches, on_batch: as in ``ensemble.run_ensemble``; ``on_batch`` sees each batch once.
 
@@ -88,7 +88,7 @@ def run_to_precision(scenario: Scenario, half_width: float, seed: int | None = N
     seed = mc.seed if seed is None else int(seed)
     batch = mc.batch_size if batch_size is None else int(batch_size)
     n_draws = mc.draws if draws is None else int(draws)
-    cap = max(100 * mc.replicates, 10**6) if max_replicates is None else int(max_replicates)
+    cap = max(10 * mc.replicates, 10**6) if max_replicates is None else int(max_replicates)
     if cap < 1:
         raise ConfigError("max_replicates", max_replicates, "a whole number >= 1")
     cap_batches = max(1, cap // batch)
