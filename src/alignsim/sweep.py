@@ -1,0 +1,387 @@
+"""Parameter sweeps: the event probability at parameter points that share common random numbers.
+
+Every point is evaluated by ``ensemble.simulate`` with the same seed and the same replicate
+indices ``0..R-1``; only the swept parameter column(s) change (a prior path swept to a value
+becomes a fixed prior, as with ``--set``). The model's own randomness is therefore identical at
+every point, so differences between points come from the parameters, not from noise, and a
+rerun with the same seed gives the same table whatever the number of workers.
+
+Shapes: a *point* is a mapping ``{prior path: value}``; ``hits`` is a bool array of shape
+``(R,)`` (the event happened by ``by_step`` in replicate ``r``); tables are tidy, one row per
+point with the parameter values as columns.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import multiprocessing
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .ensemble import EnsembleResult, simulate
+from .errors import ConfigError
+from .estimates import event_step, standard_error, wilson
+from .priors import point_params, prior_paths, replicate_params, sample_draws
+from .scenario import (Scenario, apply_override, find_seeds, load_document, read_yaml,
+                       validate_document)
+from .timeaxis import Quarter
+
+Others = Literal["prior", "median"]
+
+
+# ---------------------------------------------------------------- evaluating points
+
+def base_params(scenario: Scenario, replicates: int, seed: int, others: Others = "prior") -> pd.DataFrame:
+    """The parameter matrix shared by every point: ``replicates`` rows indexed ``0..R-1``.
+
+    ``others="prior"``: every prior sampled as in a forecast run (outer draws, replicate ``i``
+    takes draw ``i mod draws``), so a point's probability averages over the other priors.
+    ``others="median"``: every prior at its median.
+    """
+    if others == "median":
+        frame = point_params(scenario, replicates)
+        frame.index = pd.RangeIndex(0, replicates, name="replicate")
+        return frame
+    n_draws = min(scenario.monte_carlo.draws, replicates)
+    return replicate_params(sample_draws(scenario, seed, n_draws), replicates, 0, replicates)
+
+
+def event_hits(scenario: Scenario, table: pd.DataFrame, by_step: int | None = None) -> np.ndarray:
+    """(R,) bool: the scenario's event happened by ``by_step`` (default: the horizon)."""
+    ens = EnsembleResult(scenario, 0, pd.DataFrame(), table, None)  # type: ignore[arg-type]
+    steps = event_step(ens)
+    by_step = scenario.axis.n_steps if by_step is None else by_step
+    return (steps > 0) & (steps <= by_step)
+
+
+def evaluate_point(scenario: Scenario, base: pd.DataFrame, seed: int, values: dict[str, float],
+                   by_step: int | None = None, batch_size: int | None = None) -> np.ndarray:
+    """(R,) bool hits at one point: ``base`` with the columns in ``values`` set, same seed."""
+    params = base.copy()
+    for path, value in values.items():
+        params[path] = float(value)
+    size = batch_size or scenario.monte_carlo.batch_size
+    parts = [event_hits(scenario, simulate(scenario, params.iloc[a:a + size], seed).replicates, by_step)
+             for a in range(0, len(params), size)]
+    return np.concatenate(parts)
+
+
+Task = tuple[Scenario, dict[str, float]]
+
+
+def _run_chunk(seed: int, replicates: int, others: Others, by_step: int | None,
+               tasks: list[Task]) -> list[np.ndarray]:
+    """Evaluate a list of (scenario, values) points; the base matrix is built once per scenario."""
+    bases: dict[int, pd.DataFrame] = {}
+    out = []
+    for scenario, values in tasks:
+        if id(scenario) not in bases:
+            bases[id(scenario)] = base_params(scenario, replicates, seed, others)
+        out.append(evaluate_point(scenario, bases[id(scenario)], seed, values, by_step))
+    return out
+
+
+def _warm(_: int = 0) -> int:
+    from . import ensemble  # noqa: F401  (importing the engine and Mesa is the point)
+
+    return 0
+
+
+class PointRunner:
+    """Evaluates many points, in this process (``workers=1``) or a reused process pool.
+
+    The pool uses an explicit "spawn" context and is created once, so interpreter start-up and
+    the Mesa import are paid once per worker. Results come back in the order of the points;
+    each point's numbers do not depend on the worker count or chunking.
+    """
+
+    def __init__(self, workers: int = 1) -> None:
+        if int(workers) < 1:
+            raise ConfigError("workers", workers, "a whole number >= 1")
+        self.workers = int(workers)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "PointRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            list(self._pool.map(_warm, range(self.workers)))
+        return self._pool
+
+    def hits(self, tasks: Sequence[Task], seed: int, replicates: int, others: Others = "prior",
+             by_step: int | None = None) -> np.ndarray:
+        """(P, R) bool: hits of each of the P points over the same R replicates."""
+        tasks = list(tasks)
+        if not tasks:
+            return np.zeros((0, replicates), dtype=bool)
+        if self.workers == 1 or len(tasks) == 1:
+            rows = _run_chunk(seed, replicates, others, by_step, tasks)
+        else:
+            n_chunks = min(len(tasks), self.workers * 8)
+            bounds = np.linspace(0, len(tasks), n_chunks + 1).astype(int)
+            chunks = [tasks[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+            pool = self._executor()
+            futures = [pool.submit(_run_chunk, seed, replicates, others, by_step, c) for c in chunks]
+            rows = [row for f in futures for row in f.result()]
+        return np.vstack(rows)
+
+
+def probability_table(hits: np.ndarray) -> pd.DataFrame:
+    """Per point (row of ``hits``): replicates, events, estimate, Wilson 95% interval, se."""
+    n = hits.shape[1]
+    k = hits.sum(axis=1)
+    low, high = wilson(k, n)
+    est = k / n
+    return pd.DataFrame({"replicates": n, "events": k, "estimate": est, "ci_low": low, "ci_high": high,
+                         "se": standard_error(est, n)})
+
+
+# ---------------------------------------------------------------- sweep files
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(_Spec):
+    low: float = Field(allow_inf_nan=False)
+    high: float = Field(allow_inf_nan=False)
+    n: int = Field(ge=2, le=1000)
+
+    @model_validator(mode="after")
+    def _order(self) -> "Range":
+        if not self.low < self.high:
+            raise ValueError(f"low < high, got low={self.low!r}, high={self.high!r}")
+        return self
+
+
+class Axis(_Spec):
+    """One swept value: its config path and the values (a list, or an evenly spaced range)."""
+
+    path: str
+    values: list[float] | None = None
+    range: Range | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "Axis":
+        if (self.values is None) == (self.range is None):
+            raise ValueError("either 'values' (a list) or 'range' ({low, high, n})")
+        if self.values is not None and not 1 <= len(self.values) <= 1000:
+            raise ValueError("between 1 and 1000 values")
+        if self.values is not None and not all(np.isfinite(self.values)):
+            raise ValueError("finite numbers")
+        return self
+
+    def points(self) -> list[float]:
+        if self.values is not None:
+            return [float(v) for v in self.values]
+        r = self.range
+        return [float(v) for v in np.linspace(r.low, r.high, r.n)]  # type: ignore[union-attr]
+
+
+class SweepSpec(_Spec):
+    """A sweep file (``config/sweeps/*.yaml``).
+
+    ``mode: grid`` evaluates every combination of the parameters' values (one parameter: a line,
+    two: a heatmap); ``mode: oat`` sweeps each parameter in turn, the others left as they are.
+    The numbers in a sweep file are analysis settings: ``basis: setting`` and a ``note``.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    scenario: str
+    set: list[str] = []
+    mode: Literal["grid", "oat"] = "grid"
+    parameters: list[Axis] = Field(min_length=1, max_length=20)
+    replicates: int = Field(4000, ge=10, le=10_000_000)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    others: Others = "prior"
+    by: str | None = None
+    workers: int = Field(1, ge=1, le=256)
+    basis: Literal["setting"]
+    note: str
+
+    @model_validator(mode="after")
+    def _shape(self) -> "SweepSpec":
+        if self.mode == "grid" and len(self.parameters) > 2:
+            raise ValueError("at most 2 parameters in mode 'grid' (use mode 'oat' for more)")
+        paths = [a.path for a in self.parameters]
+        if len(set(paths)) != len(paths):
+            raise ValueError(f"each path once, got {paths}")
+        if self.by is not None:
+            Quarter.parse(self.by)
+        return self
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep file; errors name the field, the value and what was expected."""
+    return validate_spec(SweepSpec, read_yaml(Path(path), "sweep"))
+
+
+def validate_spec(cls: type[BaseModel], doc: dict):
+    """Validate a plain mapping against a settings schema, raising one ``ConfigError``."""
+    try:
+        return cls.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "no such field here (check its spelling and place)"
+        elif err["type"] == "missing":
+            msg = "this required field"
+        raise ConfigError(loc, err.get("input"), msg) from None
+
+
+class Sweep:
+    """A sweep bound to its scenario: validates every point before anything runs."""
+
+    def __init__(self, spec: SweepSpec, scenario_path: str | Path) -> None:
+        from .evidence import check_scenario_evidence
+
+        self.spec = spec
+        self.scenario_path = Path(scenario_path)
+        self.doc = load_document(self.scenario_path, spec.set)
+        self.scenario = validate_document(copy.deepcopy(self.doc))
+        check_scenario_evidence(self.scenario, find_seeds(self.scenario_path, self.doc))
+        self.seed = self.scenario.monte_carlo.seed if spec.seed is None else spec.seed
+        self.by_step = None
+        if spec.by is not None:
+            axis = self.scenario.axis
+            q = Quarter.parse(spec.by)
+            if not axis.start <= q <= axis.end:
+                raise ConfigError("by", spec.by, f"a quarter within the horizon {self.scenario.start}..{self.scenario.end}")
+            self.by_step = axis.step_of(q)
+        self.priors = set(prior_paths(self.scenario))
+        self.points = self._points()
+        self.tasks = [self._task(p) for p in self.points]
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "Sweep":
+        spec = load_sweep(path)
+        return cls(spec, Path(path).parent / spec.scenario)
+
+    def _points(self) -> list[dict[str, float]]:
+        axes = self.spec.parameters
+        if self.spec.mode == "grid":
+            return [dict(zip([a.path for a in axes], combo)) for combo in itertools.product(*[a.points() for a in axes])]
+        return [{a.path: v} for a in axes for v in a.points()]
+
+    def _task(self, point: dict[str, float]) -> Task:
+        """Validate the point as ``--set`` overrides; prior paths become parameter columns."""
+        doc = copy.deepcopy(self.doc)
+        for path, value in point.items():
+            doc = apply_override(doc, f"{path}={value!r}")
+        scenario = validate_document(doc)
+        if all(p in self.priors for p in point):
+            return self.scenario, dict(point)  # same scenario; only the columns change
+        if set(prior_paths(scenario)) != self.priors:
+            raise ConfigError(next(iter(point)), point, "a value that keeps the scenario's set of priors")
+        return scenario, {p: v for p, v in point.items() if p in self.priors}
+
+    def run(self, runner: PointRunner | None = None, replicates: int | None = None) -> pd.DataFrame:
+        """The tidy table: one row per point, the parameter values, then the probability."""
+        reps = self.spec.replicates if replicates is None else int(replicates)
+        own = runner is None
+        runner = runner or PointRunner(self.spec.workers)
+        try:
+            hits = runner.hits(self.tasks, self.seed, reps, self.spec.others, self.by_step)
+        finally:
+            if own:
+                runner.close()
+        probs = probability_table(hits)
+        if self.spec.mode == "grid":
+            values = pd.DataFrame(self.points)
+        else:
+            values = pd.DataFrame({"path": [next(iter(p)) for p in self.points],
+                                   "value": [next(iter(p.values())) for p in self.points]})
+        table = pd.concat([values, probs], axis=1)
+        table.insert(0, "point", np.arange(len(table)))
+        return table
+
+
+def sweep_figure(sweep: Sweep, table: pd.DataFrame, event: str):
+    """A line with its 95% band (one parameter, or one panel per parameter in 'oat'), or a heatmap."""
+    from . import figures
+
+    plt = figures.plt
+    paths = [a.path for a in sweep.spec.parameters]
+    if sweep.spec.mode == "grid" and len(paths) == 2:
+        grid = table.pivot(index=paths[1], columns=paths[0], values="estimate")
+        fig, ax = plt.subplots(figsize=(7, 5.5))
+        im = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(grid.shape[1]), [f"{v:.3g}" for v in grid.columns], rotation=45)
+        ax.set_yticks(range(grid.shape[0]), [f"{v:.3g}" for v in grid.index])
+        for (i, j), v in np.ndenumerate(grid.to_numpy()):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < grid.to_numpy().mean() else "black")
+        ax.set_xlabel(paths[0])
+        ax.set_ylabel(paths[1])
+        fig.colorbar(im, ax=ax, label=f"P({event})")
+        ax.set_title(f"Sweep {sweep.spec.name}: P({event}), {int(table['replicates'].iloc[0])} replicates per cell")
+        return fig
+    panels = paths if sweep.spec.mode == "oat" else paths[:1]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False, sharey=True)
+    for ax, path in zip(axes[0], panels):
+        sub = table[table["path"] == path] if sweep.spec.mode == "oat" else table
+        x = sub["value"] if sweep.spec.mode == "oat" else sub[path]
+        ax.fill_between(x, sub["ci_low"], sub["ci_high"], alpha=0.3, color="#d95f02", label="95% interval (Wilson)")
+        ax.plot(x, sub["estimate"], "o-", color="#d95f02", label="probability")
+        ax.set_xlabel(path)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"P({event})")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"Sweep {sweep.spec.name}: common random numbers at every point")
+    return fig
+
+
+def run_sweep_file(path: str | Path, out: str | Path | None = None, workers: int | None = None,
+                   replicates: int | None = None, save: bool = True) -> tuple[Sweep, pd.DataFrame, Path | None]:
+    """Load, run and (with ``save``) write a sweep folder: sweep.csv, sweep.png, sweep.yaml, manifest."""
+    from . import figures, runstore
+
+    sweep = Sweep.from_file(path)
+    reps = sweep.spec.replicates if replicates is None else int(replicates)
+    started = time.perf_counter()
+    with PointRunner(sweep.spec.workers if workers is None else workers) as runner:
+        table = sweep.run(runner, reps)
+    wall = time.perf_counter() - started
+    out_dir = None
+    if save:
+        s = sweep.scenario
+        out_dir = runstore.new_run_dir(f"sweep-{sweep.spec.name}", out)
+        runstore.write_csv(out_dir / "sweep.csv", table)
+        runstore.write_text(out_dir / "sweep.yaml", _yaml(sweep.spec.model_dump(mode="json")))
+        runstore.write_config(out_dir / "config.resolved.yaml", s)
+        man = runstore.manifest(s, str(sweep.scenario_path), sweep.seed, reps, min(s.monte_carlo.draws, reps),
+                                s.monte_carlo.batch_size, wall, sweep.spec.set)
+        man.update({"sweep": str(path), "sweep_name": sweep.spec.name, "points": len(table),
+                    "mode": sweep.spec.mode, "others": sweep.spec.others,
+                    "by": sweep.spec.by or s.end, "common_random_numbers": True,
+                    "workers": sweep.spec.workers if workers is None else workers})
+        runstore.write_json(out_dir / "manifest.json", man)
+        fig = sweep_figure(sweep, table, s.event.kind.replace("_", " "))
+        runstore.save_figure(out_dir / "sweep.png", fig)
+        figures.plt.close(fig)
+    return sweep, table, out_dir
+
+
+def _yaml(data: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False)
