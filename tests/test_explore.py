@@ -1,0 +1,109 @@
+"""The explore page: a batch of one with slider weights, and the Solara server serving its plot."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from alignsim import ConfigError, load_scenario
+from alignsim.explore import APP_FILE, ExploreModel, slider_specs
+
+from conftest import CONFIG, ROOT
+
+SOLARA = Path(sys.executable).with_name("solara")
+
+
+def test_sliders_cover_every_driver_weight_at_the_prior_median():
+    s = load_scenario(CONFIG / "base.yaml")
+    specs = slider_specs(s)
+    assert {f"w_{k}" for k in s.drivers} <= set(specs)
+    for k, d in s.drivers.items():
+        spec = specs[f"w_{k}"]
+        lo, hi = d.weight.support()
+        assert spec["min"] <= spec["value"] <= spec["max"] and (spec["min"], spec["max"]) == (lo, hi)
+
+
+def test_a_weight_moves_the_gap_by_weight_times_driver():
+    s = load_scenario(CONFIG / "base.yaml")
+    name = next(k for k, d in s.drivers.items() if d.direction == "toward")
+    a = ExploreModel(str(CONFIG / "base.yaml"), **{f"w_{name}": 0.5})
+    b = ExploreModel(str(CONFIG / "base.yaml"), **{f"w_{name}": 1.5})
+    x0 = next(v.value[0] for v in a.focal.variables if v.ref == f"drivers.{name}")
+    assert b.focal.gap[0] - a.focal.gap[0] == pytest.approx(1.0 * x0)   # toward: +weight x driver
+    while a.running:
+        a.step()
+    h = a.history
+    assert a.steps == s.axis.n_steps and a.n == 1
+    gap = h[h["series"] == "gap"]
+    assert list(gap["step"]) == list(range(s.axis.n_steps + 1))
+    assert set(h["actor"]) == set(s.actors)
+    with pytest.raises(ConfigError, match="one of the sliders"):
+        ExploreModel(str(CONFIG / "base.yaml"), w_nothing=1.0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, bytes, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as r:
+            return r.status, r.read(), r.headers.get("content-type", "")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers.get("content-type", "")
+
+
+def test_solara_server_serves_the_utility_gap_plot():
+    if not SOLARA.is_file():
+        pytest.fail(f"{SOLARA} missing: solara is a dependency (pip install -c requirements.lock -e .)")
+    port = _free_port()
+    env = dict(os.environ, ALIGNSIM_CONFIG=str(CONFIG / "base.yaml"))
+    proc = subprocess.Popen([str(SOLARA), "run", str(APP_FILE), "--port", str(port), "--host", "localhost",
+                             "--no-open", "--production"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + 45
+        while True:
+            try:
+                if _get(base + "/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode(errors="replace") if proc.poll() is not None else ""
+                pytest.fail(f"solara server did not start on port {port}: {out[-2000:]}")
+            time.sleep(0.5)
+        status, page, _ = _get(base + "/")
+        assert status == 200 and b"solara" in page.lower()
+        status, png, ctype = _get(base + "/alignsim/gap.png")
+        assert status == 200 and ctype == "image/png"
+        img = Image.open(io.BytesIO(png))
+        assert img.format == "PNG" and img.width > 400 and img.height > 250
+        # the plot follows the sliders: another weight, another trajectory
+        status2, png2, _ = _get(base + "/alignsim/gap.png?w_regional_instability=0.5&seed=2")
+        assert status2 == 200 and png2 != png
+        status3, states, _ = _get(base + "/alignsim/states.png")
+        assert status3 == 200 and Image.open(io.BytesIO(states)).format == "PNG"
+        status4, msg, _ = _get(base + "/alignsim/gap.png?w_nothing=1")
+        assert status4 == 400 and b"w_nothing" in msg and b"one of the sliders" in msg
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
