@@ -217,21 +217,24 @@ class SweepSpec(_Spec):
     basis: Literal["setting"]
     note: str
 
-    @model_validator(mode="after")
-    def _shape(self) -> "SweepSpec":
-        if self.mode == "grid" and len(self.parameters) > 2:
-            raise ValueError("at most 2 parameters in mode 'grid' (use mode 'oat' for more)")
+    def check(self) -> "SweepSpec":
+        """Cross-field checks, raising ``ConfigError`` with the field's path."""
         paths = [a.path for a in self.parameters]
+        if self.mode == "grid" and len(paths) > 2:
+            raise ConfigError("parameters", paths, "at most 2 parameters in mode 'grid' (use mode 'oat' for more)")
         if len(set(paths)) != len(paths):
-            raise ValueError(f"each path once, got {paths}")
+            raise ConfigError("parameters", paths, "each path once")
         if self.by is not None:
-            Quarter.parse(self.by)
+            try:
+                Quarter.parse(self.by)
+            except ValueError as exc:
+                raise ConfigError("by", self.by, str(exc)) from None
         return self
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and validate a sweep file; errors name the field, the value and what was expected."""
-    return validate_spec(SweepSpec, read_yaml(Path(path), "sweep"))
+    return validate_spec(SweepSpec, read_yaml(Path(path), "sweep")).check()
 
 
 def validate_spec(cls: type[BaseModel], doc: dict):
@@ -255,7 +258,7 @@ class Sweep:
     def __init__(self, spec: SweepSpec, scenario_path: str | Path) -> None:
         from .evidence import check_scenario_evidence
 
-        self.spec = spec
+        self.spec = spec.check()
         self.scenario_path = Path(scenario_path)
         self.doc = load_document(self.scenario_path, spec.set)
         self.scenario = validate_document(copy.deepcopy(self.doc))
@@ -357,14 +360,13 @@ def run_sweep_file(path: str | Path, out: str | Path | None = None, workers: int
 
     sweep = Sweep.from_file(path)
     reps = sweep.spec.replicates if replicates is None else int(replicates)
+    out_dir = runstore.new_run_dir(f"sweep-{sweep.spec.name}", out) if save else None
     started = time.perf_counter()
     with PointRunner(sweep.spec.workers if workers is None else workers) as runner:
         table = sweep.run(runner, reps)
     wall = time.perf_counter() - started
-    out_dir = None
-    if save:
+    if out_dir is not None:
         s = sweep.scenario
-        out_dir = runstore.new_run_dir(f"sweep-{sweep.spec.name}", out)
         runstore.write_csv(out_dir / "sweep.csv", table)
         runstore.write_text(out_dir / "sweep.yaml", _yaml(sweep.spec.model_dump(mode="json")))
         runstore.write_config(out_dir / "config.resolved.yaml", s)
