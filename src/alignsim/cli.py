@@ -198,6 +198,23 @@ def _explain_setup(p: argparse.ArgumentParser):
     return go
 
 
+@command("sweep", "run a parameter sweep file (config/sweeps/*.yaml) under common random numbers")
+def _sweep_setup(p: argparse.ArgumentParser):
+    p.add_argument("sweep", help="sweep YAML file, e.g. config/sweeps/western_condemnation_rate.yaml")
+    p.add_argument("--replicates", type=_positive, help="replicates per point (default: the sweep file's)")
+    p.add_argument("--workers", type=_positive, help="worker processes (default: the sweep file's)")
+    p.add_argument("--out", help="folder to create (must not exist); default runs/sweep-<name>-<time>")
+
+    def go(a: argparse.Namespace) -> int:
+        from .sweep import run_sweep_file
+
+        _, table, out_dir = run_sweep_file(a.sweep, out=a.out, workers=a.workers, replicates=a.replicates)
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        print(f"Sweep folder: {out_dir}")
+        return 0
+    return go
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m alignsim", description="Scenario forecasts of geopolitical alignment.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")
