@@ -58,23 +58,29 @@ def test_explain_follows_a_changed_config(write_doc):
     assert "uniform(0.25, 0.75) [setting] note: changed" in text2 and "uniform(0.25, 0.75)" not in text
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "alignsim", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    """The command in this process (as ``python -m alignsim`` runs it): exit code, stdout, stderr."""
+    from alignsim.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def test_explain_command_text_csv_and_bad_input():
+def test_explain_command_text_csv_and_bad_input(capsys):
     s = load_scenario(CONFIG / "base.yaml")
-    proc = _cli("explain", str(CONFIG / "base.yaml"))
-    assert proc.returncode == 0, proc.stderr
+    code, out, err = _cli(capsys, "explain", str(CONFIG / "base.yaml"))
+    assert code == 0, err
     for name, d in s.drivers.items():
-        assert f"  {name}: {d.label}" in proc.stdout
-    assert s.question in proc.stdout
-    csv = _cli("explain", str(CONFIG / "base.yaml"), "--csv")
-    assert csv.returncode == 0
-    assert list(pd.read_csv(io.StringIO(csv.stdout))["driver"]) == list(s.drivers)
-    over = _cli("explain", str(CONFIG / "base.yaml"), "--set", "drivers.us_investment.weight=0.9")
-    assert "fixed(0.9) [setting]" in over.stdout
-    bad = _cli("explain", str(ROOT / "config" / "missing.yaml"))
+        assert f"  {name}: {d.label}" in out
+    assert s.question in out
+    code, out, _ = _cli(capsys, "explain", str(CONFIG / "base.yaml"), "--csv")
+    assert code == 0
+    assert list(pd.read_csv(io.StringIO(out))["driver"]) == list(s.drivers)
+    _, out, _ = _cli(capsys, "explain", str(CONFIG / "base.yaml"), "--set", "drivers.us_investment.weight=0.9")
+    assert "fixed(0.9) [setting]" in out
+    # and as a user runs it: a bad path is one line on stderr, exit 2, no traceback
+    bad = subprocess.run([sys.executable, "-m", "alignsim", "explain", str(ROOT / "config" / "missing.yaml")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing.yaml" in bad.stderr
     assert "Traceback" not in bad.stderr
