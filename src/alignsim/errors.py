@@ -23,6 +23,7 @@ class ConfigError(AlignsimError):
         shown = repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
+        expected = " ".join(str(expected).split())  # one line, whatever the source text held
         super().__init__(f"{field or '<document>'}: got {shown}; expected {expected}")
 
 

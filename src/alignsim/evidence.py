@@ -30,7 +30,13 @@ def source_texts(seeds: Path) -> str:
     files = sorted(p for p in seeds.glob("*.txt") if p.is_file())
     if not files:
         raise ConfigError("seeds", str(seeds), "a folder holding at least one source text (*.txt)")
-    return "\n".join(normalise(p.read_text(encoding="utf-8")) for p in files)
+    texts = []
+    for p in files:
+        try:
+            texts.append(normalise(p.read_text(encoding="utf-8")))
+        except UnicodeDecodeError:
+            raise ConfigError("seeds", str(p), "source texts in UTF-8") from None
+    return "\n".join(texts)
 
 
 def listed_urls(seeds: Path) -> str:

@@ -38,6 +38,15 @@ FOCAL_OBSERVABLES = ("member", "tilt")
 MAX_ABS = 1e6
 
 
+class FieldProblem(ValueError):
+    """Raised inside a model validator to name the sub-field at fault (``""`` for the model itself),
+    the value found there and what was expected; ``validate_document`` turns it into a ConfigError."""
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        super().__init__(expected)
+        self.field, self.value, self.expected = field, value, expected
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -53,11 +62,11 @@ class Cited(Frozen):
     @model_validator(mode="after")
     def _needs_citation(self) -> "Cited":
         if self.basis == "judgement" and not self.quote:
-            raise ValueError("basis 'judgement' needs a 'quote' from seeds/ that justifies it")
+            raise FieldProblem("", {"basis": self.basis}, "basis 'judgement' needs a 'quote' from seeds/ that justifies it")
         if self.basis == "measured" and not (self.quote or self.source):
-            raise ValueError("basis 'measured' needs a 'quote' from seeds/ or a 'source' URL")
+            raise FieldProblem("", {"basis": self.basis}, "basis 'measured' needs a 'quote' from seeds/ or a 'source' URL")
         if self.basis == "calibrated" and not (self.source or self.note):
-            raise ValueError("basis 'calibrated' needs a 'source' or 'note' saying how")
+            raise FieldProblem("", {"basis": self.basis}, "basis 'calibrated' needs a 'source' or 'note' saying how")
         return self
 
 
@@ -82,22 +91,23 @@ class Prior(Cited):
         missing = [k for k in needed if k not in given]
         extra = sorted(given - set(needed))
         if missing:
-            raise ValueError(f"a {self.dist} prior needs {', '.join(needed)}; missing {', '.join(missing)}")
+            raise FieldProblem("", {k: getattr(self, k) for k in ("dist", *sorted(given))}, f"a {self.dist} prior needs {', '.join(needed)}; missing {', '.join(missing)}")
         if extra:
-            raise ValueError(f"a {self.dist} prior takes only {', '.join(needed)}; remove {', '.join(extra)}")
+            raise FieldProblem(extra[0], getattr(self, extra[0]),
+                               f"a {self.dist} prior takes only {', '.join(needed)}; remove {', '.join(extra)}")
         for k in given:
             if abs(getattr(self, k)) > MAX_ABS:
-                raise ValueError(f"{k} within +/-{MAX_ABS:g}, got {getattr(self, k)!r}")
+                raise FieldProblem(k, getattr(self, k), f"a number within +/-{MAX_ABS:g}")
         if self.dist in ("uniform", "loguniform", "triangular") and not self.low < self.high:  # type: ignore[operator]
-            raise ValueError(f"low < high, got low={self.low!r}, high={self.high!r}")
+            raise FieldProblem("", {"low": self.low, "high": self.high}, "low < high")
         if self.dist == "triangular" and not self.low <= self.mode <= self.high:  # type: ignore[operator]
-            raise ValueError(f"low <= mode <= high, got {self.low!r}, {self.mode!r}, {self.high!r}")
+            raise FieldProblem("", {"low": self.low, "mode": self.mode, "high": self.high}, "low <= mode <= high")
         if self.dist == "loguniform" and self.low <= 0:  # type: ignore[operator]
-            raise ValueError(f"loguniform low > 0, got {self.low!r}")
+            raise FieldProblem("low", self.low, "low > 0 for a loguniform prior")
         if self.dist == "normal" and not self.sd > 0:  # type: ignore[operator]
-            raise ValueError(f"normal sd > 0, got {self.sd!r}")
+            raise FieldProblem("sd", self.sd, "sd > 0 for a normal prior")
         if self.dist == "beta" and not (self.alpha > 0 and self.beta > 0):  # type: ignore[operator]
-            raise ValueError(f"beta alpha > 0 and beta > 0, got {self.alpha!r}, {self.beta!r}")
+            raise FieldProblem("", {"alpha": self.alpha, "beta": self.beta}, "alpha > 0 and beta > 0 for a beta prior")
         return self
 
     @property
@@ -140,11 +150,14 @@ class Variable(Frozen):
     def _kind_params(self) -> "Variable":
         needed = KIND_PARAMS[self.kind]
         if sorted(self.params) != sorted(needed):
-            raise ValueError(f"params of kind {self.kind!r} are exactly {list(needed)}, got {sorted(self.params)}")
+            raise FieldProblem("params", sorted(self.params), f"exactly {list(needed)} for kind {self.kind!r}")
         if (self.kind == "redraw_on_shock") != bool(self.redraw_on):
-            raise ValueError("redraw_on lists shocks for kind 'redraw_on_shock' only, and that kind needs one")
+            raise FieldProblem("redraw_on", self.redraw_on,
+                               "a list of shocks for kind 'redraw_on_shock' only (and at least one for it)")
         if not self.bounds[0] < self.bounds[1]:
-            raise ValueError(f"bounds as [low, high] with low < high, got {list(self.bounds)}")
+            raise FieldProblem("bounds", list(self.bounds), "[low, high] with low < high")
+        if max(abs(self.bounds[0]), abs(self.bounds[1])) > MAX_ABS:
+            raise FieldProblem("bounds", list(self.bounds), f"[low, high] within +/-{MAX_ABS:g}")
         return self
 
 
@@ -176,11 +189,14 @@ class Shock(Cited):
     @model_validator(mode="after")
     def _one_process(self) -> "Shock":
         if (self.rate is None) == (self.probability is None):
-            raise ValueError("either 'rate' (per quarter) or 'schedule' with 'probability'")
+            raise FieldProblem("rate", self.rate and "given", "either 'rate' (per quarter) or 'schedule' with 'probability'")
         if (self.probability is not None) != bool(self.schedule):
-            raise ValueError("'probability' goes with a non-empty 'schedule' of quarters")
-        for q in self.schedule:
-            Quarter.parse(q)
+            raise FieldProblem("schedule", self.schedule, "a non-empty 'schedule' of quarters with 'probability'")
+        for i, q in enumerate(self.schedule):
+            try:
+                Quarter.parse(q)
+            except ValueError as exc:
+                raise FieldProblem(f"schedule.{i}", q, str(exc).split(", got")[0]) from None
         return self
 
 
@@ -202,9 +218,12 @@ class Event(Frozen):
     @model_validator(mode="after")
     def _date(self) -> "Event":
         if (self.kind == "member_at") != (self.date is not None):
-            raise ValueError("'date' is given for kind member_at, and only for it")
+            raise FieldProblem("date", self.date, "a 'date' for kind member_at, and only for it")
         if self.date is not None:
-            Quarter.parse(self.date)
+            try:
+                Quarter.parse(self.date)
+            except ValueError as exc:
+                raise FieldProblem("date", self.date, str(exc).split(", got")[0]) from None
         return self
 
 
@@ -311,6 +330,8 @@ def read_yaml(path: Path, field: str = "config") -> dict[str, Any]:
         raise ConfigError(field, str(path), "a UTF-8 text YAML file") from None
     try:
         doc = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(field, str(path), f"YAML nested at most {MAX_DEPTH} levels deep") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
@@ -321,7 +342,24 @@ def read_yaml(path: Path, field: str = "config") -> dict[str, Any]:
     for key in doc:
         if not isinstance(key, str):
             raise ConfigError(field, key, "field names as text")
+    check_depth(doc)
     return doc
+
+
+MAX_DEPTH = 40
+
+
+def check_depth(doc: Any) -> None:
+    """Refuse documents nested deeper than ``MAX_DEPTH`` (no schema field is), naming the path."""
+    stack: list[tuple[str, Any, int]] = [("", doc, 0)]
+    while stack:
+        path, node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(path, "...", f"fields nested at most {MAX_DEPTH} levels deep")
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            if isinstance(value, (dict, list)):
+                stack.append((f"{path}.{key}" if path else str(key), value, depth + 1))
 
 
 def merge_include(shared: dict[str, Any], own: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -378,7 +416,9 @@ def apply_override(doc: dict[str, Any], item: str) -> dict[str, Any]:
 def find_seeds(config_path: Path, doc: dict[str, Any]) -> Path:
     """The seeds folder: ``seeds:`` relative to the file, else the nearest ``seeds/`` above it."""
     if doc.get("seeds"):
-        return (config_path.parent / str(doc["seeds"])).resolve()
+        if not isinstance(doc["seeds"], str) or "\x00" in doc["seeds"]:
+            raise ConfigError("seeds", doc["seeds"], "the path of the folder of source texts, as text")
+        return (config_path.parent / doc["seeds"]).resolve()
     for parent in config_path.resolve().parents:
         if (parent / "seeds").is_dir():
             return parent / "seeds"
@@ -449,10 +489,15 @@ def validate_document(doc: dict[str, Any]) -> Scenario:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
+        problem = (err.get("ctx") or {}).get("error")
+        if isinstance(problem, FieldProblem):
+            where = ".".join(p for p in (loc, problem.field) if p)
+            raise ConfigError(where, problem.value, problem.expected) from None
         if err["type"] == "extra_forbidden":
             msg = "no such field (check its spelling and place)"
         elif err["type"] == "missing":
             msg = "this required field"
+            err["input"] = None
         raise ConfigError(loc, err.get("input"), msg) from None
     check_references(scenario)
     return scenario
