@@ -1,0 +1,144 @@
+"""The metamorphic suite, generated from config: for every scenario in config/ (and
+config/backtests/), raising a driver's weight moves P(event) in the driver's ``direction``, and
+raising a toward/away shock's rate (or scheduled probability) moves it in the shock's.
+
+Each pair of runs shares every random number (same seed, same replicate numbers, same outer
+draws): only the raised parameter differs, so replicate-by-replicate differences isolate its
+effect. A case passes when the paired mean difference is more than ``Z`` standard errors in the
+expected direction; an effect too small to see at ``N`` replicates is retried once at ``4 N``.
+For ``first_exit`` the expected sign flips (a driver toward membership makes leaving less likely).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from alignsim import load_scenario, simulate
+from alignsim.ensemble import EnsembleResult
+from alignsim.estimates import event_step
+from alignsim.priors import replicate_params, sample_draws
+from alignsim.scenario import Scenario
+
+from conftest import CONFIG
+
+N, Z, SEED = 4000, 3.0, 4242
+
+# Claims in config that the model's mechanics contradict, found by this suite and reported rather
+# than hidden: strict xfail, so a fix to the config or the mechanisms turns them into failures
+# until this entry is removed.
+KNOWN_DISAGREEMENTS = {
+    "shocks.joint_exercise.rate": (
+        "config says 'toward', but in the model a joint exercise jumps the patron's cooperation policy, "
+        "which the bilateral_cooperation driver (direction 'away', a substitute for membership) mirrors; "
+        "that path outweighs the small trust jump, so more exercises make joining less likely"),
+}
+
+
+def scenario_files() -> list[Path]:
+    """Every YAML in config/ and config/backtests/ that is a scenario (not priors, sweeps, tables)."""
+    files = sorted(CONFIG.glob("*.yaml")) + sorted((CONFIG / "backtests").glob("*.yaml"))
+    out = []
+    for f in files:
+        doc = yaml.safe_load(f.read_text(encoding="utf-8"))
+        if isinstance(doc, dict) and {"question", "event", "start", "end"} <= set(doc):
+            out.append(f)
+    return out
+
+
+@lru_cache(maxsize=None)
+def scenario(path: Path) -> Scenario:
+    return load_scenario(path, check_evidence=False)  # evidence is tested elsewhere
+
+
+def cases() -> list:
+    params = []
+    for f in scenario_files():
+        s = scenario(f)
+        name = f.relative_to(CONFIG).as_posix()
+        for d in s.drivers:
+            params.append(pytest.param(f, f"drivers.{d}.weight", s.drivers[d].sign, id=f"{name}:driver:{d}"))
+        for k, shock in s.shocks.items():
+            if shock.direction == "mixed":
+                continue
+            path = f"shocks.{k}.rate" if shock.rate is not None else f"shocks.{k}.probability"
+            sign = 1.0 if shock.direction == "toward" else -1.0
+            marks = ([pytest.mark.xfail(strict=True, reason=KNOWN_DISAGREEMENTS[path])]
+                     if path in KNOWN_DISAGREEMENTS else [])
+            params.append(pytest.param(f, path, sign, id=f"{name}:shock:{k}", marks=marks))
+    return params
+
+
+@lru_cache(maxsize=None)
+def base_params(path: Path, n: int):
+    s = scenario(path)
+    return replicate_params(sample_draws(s, SEED, n), n, 0, n)
+
+
+@lru_cache(maxsize=None)
+def base_hits(path: Path, n: int) -> np.ndarray:
+    return hits(scenario(path), base_params(path, n))
+
+
+def hits(s: Scenario, params) -> np.ndarray:
+    """1 where the scenario's event happens within the horizon, per replicate."""
+    res = simulate(s, params, SEED)
+    return (event_step(EnsembleResult(s, SEED, params, res.replicates, res.totals)) > 0).astype(float)
+
+
+def raised(s: Scenario, params, column: str):
+    """``params`` with ``column`` raised well beyond its prior: weights by max(2, 2 x the prior's
+    upper end); probabilities to max(0.5, 4 x the upper end), at most 1."""
+    out = params.copy()
+    hi = dict((p, prior.support()[1]) for p, prior in _priors(s))[column]
+    if column.endswith(".weight"):
+        out[column] = out[column] + max(2.0, 2.0 * hi)
+    else:
+        out[column] = np.minimum(1.0, np.maximum(out[column], max(0.5, 4.0 * hi)))
+    return out
+
+
+def _priors(s: Scenario):
+    from alignsim.scenario import iter_priors
+
+    return iter_priors(s)
+
+
+def paired_z(path: Path, column: str, n: int) -> tuple[float, float, float]:
+    s = scenario(path)
+    low = base_hits(path, n)
+    high = hits(s, raised(s, base_params(path, n), column))
+    diff = high - low
+    se = diff.std(ddof=1) / np.sqrt(n)
+    mean = diff.mean()
+    return mean, se, (mean / se if se > 0 else 0.0)
+
+
+@pytest.mark.parametrize("path, column, direction", cases())
+def test_raising_moves_the_event_in_the_configured_direction(path, column, direction):
+    s = scenario(path)
+    expected = -direction if s.event.kind == "first_exit" else direction
+    mean, se, z = paired_z(path, column, N)
+    if abs(z) <= Z:  # too small to see at N: look again with four times the replicates
+        mean, se, z = paired_z(path, column, 4 * N)
+    assert expected * z > Z, (f"{path.name}: raising {column} changed P({s.event.kind}) by {mean:+.4f} "
+                              f"(paired se {se:.4f}, z {z:+.1f}); expected a move of sign {expected:+.0f}")
+
+
+def test_every_scenario_in_config_is_covered():
+    names = {f.name for f in scenario_files()}
+    assert "base.yaml" in names and "priors.yaml" not in names
+    assert len(cases()) >= len(scenario(CONFIG / "base.yaml").drivers)
+
+
+def test_the_check_can_fail():
+    """A wrong expected direction is detected: the same statistic, signs swapped."""
+    path = CONFIG / "base.yaml"
+    s = scenario(path)
+    name = next(k for k, d in s.drivers.items() if d.direction == "toward")
+    _, _, z = paired_z(path, f"drivers.{name}.weight", N)
+    assert z > Z and not -z > Z
