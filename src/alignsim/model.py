@@ -131,8 +131,13 @@ class AlignmentModel(mesa.Model):
         self._check_finite()
 
     def _check_finite(self) -> None:
-        bad = ~np.isfinite(self.focal.gap)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise RunError(f"non-finite utility gap at replicate {self.first_replicate + i} "
-                           f"(parameter draw {int(self.draw[i])}), quarter {self.axis.quarter_of(self.steps)}")
+        """Stop at the first quarter where any state variable or the utility gap is NaN or infinite."""
+        series = [("utility gap", self.focal.gap)]
+        series += [(v.ref, v.value) for agent in self.agents for v in agent.variables]
+        for name, values in series:
+            bad = ~np.isfinite(values)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise RunError(f"non-finite {name} ({values[i]!r}) at replicate {self.first_replicate + i} "
+                               f"(parameter draw {int(self.draw[i])}), quarter {self.axis.quarter_of(self.steps)}; "
+                               "check that draw's parameters in the prior ranges")
