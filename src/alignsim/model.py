@@ -64,10 +64,11 @@ class AlignmentModel(mesa.Model):
         drivers = [(compiled[f"drivers.{k}"], d.sign * params[f"drivers.{k}.weight"].to_numpy(dtype=np.float64))
                    for k, d in scenario.drivers.items()]
         member = np.full(self.n, bool(scenario.member_at_start.value))
-        self.focal = FocalAgent(self, scenario.focal, [compiled[r] for r in focal_refs], drivers,
-                                compiled["barrier"], member,
-                                params["decision.join_intercept"].to_numpy(dtype=np.float64),
-                                params["decision.leave_intercept"].to_numpy(dtype=np.float64))
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite parameters: see _check_finite
+            self.focal = FocalAgent(self, scenario.focal, [compiled[r] for r in focal_refs], drivers,
+                                    compiled["barrier"], member,
+                                    params["decision.join_intercept"].to_numpy(dtype=np.float64),
+                                    params["decision.leave_intercept"].to_numpy(dtype=np.float64))
         self.driver_names = list(scenario.drivers)
         self.shocks: dict[str, Array] = {}
 
@@ -116,18 +117,23 @@ class AlignmentModel(mesa.Model):
         return snap
 
     def step(self) -> None:
-        """One quarter, in the scenario's configured order of phases."""
-        for phase in self.scenario.order:
-            if phase == "shocks":
-                self.draw_shocks()
-            elif phase == "policies":
-                powers = self.agents_by_type.get(PowerAgent)
-                if powers is not None:
-                    powers.do("update", self.snapshot())
-            elif phase == "drivers":
-                self.focal.update(self.snapshot())
-            elif phase == "decision":
-                self.focal.decide()
+        """One quarter, in the scenario's configured order of phases.
+
+        Floating-point warnings are silenced: a saturated exp in the decision is harmless, and a
+        NaN or infinity in the state is caught by ``_check_finite`` with the draw and quarter.
+        """
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for phase in self.scenario.order:
+                if phase == "shocks":
+                    self.draw_shocks()
+                elif phase == "policies":
+                    powers = self.agents_by_type.get(PowerAgent)
+                    if powers is not None:
+                        powers.do("update", self.snapshot())
+                elif phase == "drivers":
+                    self.focal.update(self.snapshot())
+                elif phase == "decision":
+                    self.focal.decide()
         self._check_finite()
 
     def _check_finite(self) -> None:
@@ -138,6 +144,6 @@ class AlignmentModel(mesa.Model):
             bad = ~np.isfinite(values)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise RunError(f"non-finite {name} ({values[i]!r}) at replicate {self.first_replicate + i} "
+                raise RunError(f"non-finite {name} ({float(values[i])}) at replicate {self.first_replicate + i} "
                                f"(parameter draw {int(self.draw[i])}), quarter {self.axis.quarter_of(self.steps)}; "
                                "check that draw's parameters in the prior ranges")
