@@ -52,13 +52,14 @@ def one_size(config: str, replicates: int, workers: int, seed: int) -> dict:
                            map_batches=pool.map_batches if pool else None)
         seconds = time.perf_counter() - t0
         p = summarise(ens)["probability"]
+        worker_mb = pool.worker_peak_mb() if pool else 0.0
     finally:
         if pool is not None:
             pool.close()
-    me, kids = _peak_mb()
+    me, _ = _peak_mb()
     return {"replicates": replicates, "workers": workers, "seconds": seconds,
             "rep_quarters_per_s": replicates * s.axis.n_steps / seconds,
-            "peak_mb_main": me, "peak_mb_worker": kids if workers > 1 else 0.0,
+            "peak_mb_main": me, "peak_mb_worker": worker_mb,
             "estimate": p["estimate"], "se": p["se"], "startup_s": pool.startup_seconds if pool else 0.0}
 
 
@@ -136,7 +137,7 @@ def main() -> None:
 
     v = versions()
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical cores); Python {v['python']}, numpy {v['numpy']}, "
-          f"mesa {v['mesa']}; config {a.config}, seed {a.seed}")
+          f"mesa {v['mesa']}; config {a.config}, seed {a.seed}; load average at start {os.getloadavg()[0]:.1f}")
     sizes = [int(x) for x in a.sizes.split(",")]
     rows = []
     for workers in sorted({1, a.workers}):
@@ -171,6 +172,7 @@ def main() -> None:
     for r in big:
         print(f"10^6-class run ({r['replicates']:,}) with {r['workers']} proc: {r['seconds']:.1f} s (target < 60 s on 2 cores)")
     peaks = [r["peak_mb_main"] + r["workers"] * r["peak_mb_worker"] for r in rows]
+    print(f"load average at end {os.getloadavg()[0]:.1f} (other processes share the {os.cpu_count()} cores)")
     print(f"peak memory (main + workers) over all sizes: {min(peaks):.0f}-{max(peaks):.0f} MB (target < 1536 MB, flat)")
 
 

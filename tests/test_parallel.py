@@ -40,12 +40,13 @@ def assert_identical(a, b):
 def test_local_pool_equals_one_process_and_is_reused(base, serial):
     with LocalPool(2, start_method="spawn") as pool:
         assert pool._pool._mp_context.get_start_method() == "spawn"  # explicit, whatever the global is
-        pids = {f.result() for f in [pool._pool.submit(_warm) for _ in range(8)]}
+        pids = set(pool._pool._processes)  # the worker processes, started in LocalPool()
         a = run_ensemble(base, REPS, SEED, batch_size=BATCH, map_batches=pool.map_batches)
         # a second ensemble (other seed) through the same pool: no new processes were started
         c = run_ensemble(base, 4000, SEED + 1, batch_size=BATCH, map_batches=pool.map_batches, keep_table=False)
-        after = {f.result() for f in [pool._pool.submit(_warm) for _ in range(8)]}
-    assert len(pids) == 2 and after == pids
+        after = set(pool._pool._processes)
+        used = {f.result() for f in [pool._pool.submit(_warm) for _ in range(8)]}
+    assert len(pids) == 2 and after == pids and used <= pids
     assert_identical(serial, a)
     pd.testing.assert_frame_equal(serial.replicates_table, a.replicates_table)
     assert not c.outcomes.equals(a.outcomes.iloc[:4000])  # the pool really ran the other seed

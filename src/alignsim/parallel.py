@@ -47,6 +47,13 @@ def _warm() -> int:
     return os.getpid()
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (Linux reports ru_maxrss in KB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _pool_task(digest: str, payload: bytes, replicates: int, seed: int, k: int, start: int, stop: int):
     from .ensemble import run_batch
 
@@ -117,6 +124,10 @@ class LocalPool:
         submit = lambda k, a, b: self._pool.submit(  # noqa: E731
             _pool_task, digest, payload, int(replicates), int(seed), k, a, b)
         yield from _windowed(submit, tasks, self.window, lambda fs: wait(fs, return_when=FIRST_COMPLETED))
+
+    def worker_peak_mb(self) -> float:
+        """The largest peak resident memory (MB) among the workers that answer (for benchmarks)."""
+        return max(f.result() for f in [self._pool.submit(_peak_rss_mb) for _ in range(4 * self.workers)])
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
