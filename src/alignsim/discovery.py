@@ -55,7 +55,14 @@ def prim_boxes(x: pd.DataFrame, interest: np.ndarray, min_density: float = 0.5, 
     if not interest.any():
         raise ConfigError("interest", 0, "at least one case of interest to describe")
     prim = _prim_module()
-    x = x.reset_index(drop=True).astype(float)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"ema_workbench")  # pandas deprecations inside PRIM
+        return _covering(prim, x.reset_index(drop=True).astype(float), interest, min_density, max_boxes,
+                         max_dims, peel_alpha, mass_min)
+
+
+def _covering(prim, x: pd.DataFrame, interest: np.ndarray, min_density: float, max_boxes: int, max_dims: int,
+              peel_alpha: float, mass_min: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     alg = prim.Prim(x, interest.astype(int), threshold=min_density, peel_alpha=peel_alpha, mass_min=mass_min)
     init = alg.box_init
     boxes, limits = [], []

@@ -35,6 +35,8 @@ from .scenario import (Scenario, apply_override, find_seeds, load_document, read
 from .timeaxis import Quarter
 
 Others = Literal["prior", "median"]
+CHUNK_POINTS = 100  # points per task sent to a worker, at most (more tasks only for small sweeps)
+MAX_TASKS = 10      # tasks a worker process runs before it is replaced
 
 
 # ---------------------------------------------------------------- evaluating points
@@ -65,9 +67,7 @@ def event_hits(scenario: Scenario, table: pd.DataFrame, by_step: int | None = No
 def evaluate_point(scenario: Scenario, base: pd.DataFrame, seed: int, values: dict[str, float],
                    by_step: int | None = None, batch_size: int | None = None) -> np.ndarray:
     """(R,) bool hits at one point: ``base`` with the columns in ``values`` set, same seed."""
-    params = base.copy()
-    for path, value in values.items():
-        params[path] = float(value)
+    params = base.assign(**{path: float(value) for path, value in values.items()})
     size = batch_size or scenario.monte_carlo.batch_size
     parts = [event_hits(scenario, simulate(scenario, params.iloc[a:a + size], seed).replicates, by_step)
              for a in range(0, len(params), size)]
@@ -108,6 +108,7 @@ class PointRunner:
             raise ConfigError("workers", workers, "a whole number >= 1")
         self.workers = int(workers)
         self._pool: ProcessPoolExecutor | None = None
+        self._used = 0
 
     def __enter__(self) -> "PointRunner":
         return self
@@ -123,6 +124,7 @@ class PointRunner:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._used = 0
             list(self._pool.map(_warm, range(self.workers)))
         return self._pool
 
@@ -135,12 +137,20 @@ class PointRunner:
         if self.workers == 1 or len(tasks) == 1:
             rows = _run_chunk(seed, replicates, others, by_step, tasks)
         else:
-            n_chunks = min(len(tasks), self.workers * 8)
+            n_chunks = min(len(tasks), max(self.workers * 8, -(-len(tasks) // CHUNK_POINTS)))
             bounds = np.linspace(0, len(tasks), n_chunks + 1).astype(int)
             chunks = [tasks[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-            pool = self._executor()
-            futures = [pool.submit(_run_chunk, seed, replicates, others, by_step, c) for c in chunks]
-            rows = [row for f in futures for row in f.result()]
+            rows = []
+            wave = self.workers * MAX_TASKS
+            for w in range(0, len(chunks), wave):
+                # Workers are replaced after about MAX_TASKS chunks each, so memory that a long
+                # analysis leaves behind in a worker process stays bounded.
+                if self._pool is not None and self._used + len(chunks[w:w + wave]) > wave:
+                    self.close()
+                pool = self._executor()
+                futures = [pool.submit(_run_chunk, seed, replicates, others, by_step, c) for c in chunks[w:w + wave]]
+                rows += [row for f in futures for row in f.result()]
+                self._used += len(futures)
         return np.vstack(rows)
 
 
