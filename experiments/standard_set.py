@@ -6,7 +6,7 @@ Writes one folder (default ``runs/standard-<scenario>-<time>``) holding:
 tornado.csv/png, the heatmap sweep (heatmap.csv/png), sobol.csv/png (first- and total-order
 indices with 95% intervals), basis_share.csv (variance share of judgement priors), morris.csv,
 discovery_boxes.csv/discovery_limits.csv/discovery.txt (PRIM boxes), summary.md and
-manifest.json. Every analysis calls ``ensemble.simulate`` with the same seed and replicate
+manifest.json, sobol_samples.parquet (each sample's parameters and probability). Every analysis calls ``ensemble.simulate`` with the same seed and replicate
 indices at every point (common random numbers). Settings live in the YAML file.
 """
 
@@ -147,6 +147,7 @@ def run(settings_path: str, workers: int | None, out: str | None) -> int:
 
     t0 = time.perf_counter()
     x = params_from_quantiles(scenario, problem["names"], X)[problem["names"]]
+    runstore.write_parquet(d / "sobol_samples.parquet", x.assign(probability=y))
     interest = y >= cfg.discovery.interest
     boxes, limits = prim_boxes(x, interest, cfg.discovery.min_density, cfg.discovery.max_boxes,
                                cfg.discovery.max_dims, mass_min=cfg.discovery.mass_min)
