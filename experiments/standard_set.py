@@ -6,7 +6,7 @@ Writes one folder (default ``runs/standard-<scenario>-<time>``) holding:
 tornado.csv/png, the heatmap sweep (heatmap.csv/png), sobol.csv/png (first- and total-order
 indices with 95% intervals), basis_share.csv (variance share of judgement priors), morris.csv,
 discovery_boxes.csv/discovery_limits.csv/discovery.txt (PRIM boxes), summary.md and
-manifest.json, sobol_samples.parquet (each sample's parameters and probability). Every analysis calls ``ensemble.simulate`` with the same seed and replicate
+manifest.json, discovery_samples.parquet (each draw's parameters and probability). Every analysis calls ``ensemble.simulate`` with the same seed and replicate
 indices at every point (common random numbers). Settings live in the YAML file.
 """
 
@@ -54,6 +54,8 @@ class MorrisSettings(_S):
 
 
 class DiscoverySettings(_S):
+    samples: int = Field(ge=10)
+    replicates: int = Field(ge=10)
     interest: float = Field(gt=0, lt=1)
     min_density: float = Field(gt=0, le=1)
     max_boxes: int = Field(3, ge=1)
@@ -145,15 +147,19 @@ def run(settings_path: str, workers: int | None, out: str | None) -> int:
         runstore.write_csv(d / "morris.csv", mor)
         lap("morris", t0)
 
-    t0 = time.perf_counter()
-    x = params_from_quantiles(scenario, problem["names"], X)[problem["names"]]
-    runstore.write_parquet(d / "sobol_samples.parquet", x.assign(probability=y))
-    interest = y >= cfg.discovery.interest
+        # Discovery needs independent draws: Sobol rows share columns by design, and PRIM
+        # would peel the design's structure. Plain Monte Carlo in quantile space instead.
+        t0 = time.perf_counter()
+        U = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x5D])).random((cfg.discovery.samples, len(problem["names"])))
+        y_d = scenario_model(scenario, runner, cfg.seed, cfg.discovery.replicates)(U)
+    x = params_from_quantiles(scenario, problem["names"], U)[problem["names"]]
+    runstore.write_parquet(d / "discovery_samples.parquet", x.assign(probability=y_d))
+    interest = y_d >= cfg.discovery.interest
     boxes, limits = prim_boxes(x, interest, cfg.discovery.min_density, cfg.discovery.max_boxes,
                                cfg.discovery.max_dims, mass_min=cfg.discovery.mass_min)
     runstore.write_csv(d / "discovery_boxes.csv", boxes)
     runstore.write_csv(d / "discovery_limits.csv", limits)
-    label = f"P({event} by {scenario.end}) >= {cfg.discovery.interest} at a Sobol sample point"
+    label = f"P({event} by {scenario.end}) >= {cfg.discovery.interest} at one of {len(U)} prior draws"
     disc = discovery_text(boxes, limits, float(interest.mean()), label)
     runstore.write_text(d / "discovery.txt", disc + "\n")
     lap("discovery", t0)
