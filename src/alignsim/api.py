@@ -214,13 +214,16 @@ def save_run(result: RunResult, config_path: str | None, overrides: list[str]) -
     runstore.write_csv(d / "evidence.csv", result.evidence)
     event = s.event.kind.replace("_", " ")
     focal = s.actors[s.focal].name
+    focal_color = figures.actor_colors(s)[s.focal]
     figs = {
         "cumulative.png": figures.cumulative_figure(
-            cum, result.year_ends, f"{focal} and the {s.bloc.short}: P({event}) as seen from {s.start}", event),
+            cum, result.year_ends, f"{focal} and the {s.bloc.short}: P({event}) as seen from {s.start}", event,
+            color=focal_color),
         "contributions.png": figures.contributions_figure(
             result.contributions, {k: v.direction for k, v in s.drivers.items()},
-            f"What drives the decision: mean contribution to dU, {s.start} to {s.end}"),
-        "gap_fan.png": figures.gap_fan_figure(result.gap_quantiles, f"Utility gap dU across replicates ({s.name})"),
+            f"What drives the decision: mean contribution to dU, {s.start} to {s.end}", figures.driver_colors(s)),
+        "gap_fan.png": figures.gap_fan_figure(result.gap_quantiles, f"Utility gap dU across replicates ({s.name})",
+                                              color=focal_color),
     }
     for name, fig in figs.items():
         runstore.save_figure(d / name, fig)

@@ -9,7 +9,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-DIRECTION_COLORS = {"toward": plt.get_cmap("Oranges"), "away": plt.get_cmap("Blues")}
 
 
 def _quarter_x(quarters: pd.Series) -> np.ndarray:
@@ -41,17 +40,20 @@ def cumulative_figure(cum: pd.DataFrame, year_ends: pd.DataFrame, title: str, ev
     return fig
 
 
-def contributions_figure(contrib: pd.DataFrame, directions: dict[str, str], title: str):
-    """Mean contribution of each driver to dU over time (logit units)."""
+def contributions_figure(contrib: pd.DataFrame, directions: dict[str, str], title: str,
+                         colors: dict[str, str] | None = None):
+    """Mean contribution of each driver to dU over time (logit units).
+
+    ``colors``: a colour per driver (``driver_colors``: shades of the actor it is attributed
+    to); solid lines push toward membership, dashed lines away."""
     fig, ax = plt.subplots(figsize=(9, 5))
-    toward = [d for d, v in directions.items() if v == "toward"]
-    away = [d for d, v in directions.items() if v == "away"]
-    for group, cmap in ((toward, DIRECTION_COLORS["toward"]), (away, DIRECTION_COLORS["away"])):
-        for i, name in enumerate(group):
-            sub = contrib[contrib["driver"] == name]
-            color = cmap(0.35 + 0.6 * (i + 1) / (len(group) + 1))
-            ax.plot(_quarter_x(sub["quarter"]), sub["contribution"], color=color, lw=1.5, label=name)
-    for name, style in (("barrier", dict(color="black", ls="--")), ("dU (total)", dict(color="black", lw=2.5))):
+    fallback = plt.get_cmap("tab20")
+    for i, (name, direction) in enumerate(directions.items()):
+        sub = contrib[contrib["driver"] == name]
+        color = colors[name] if colors else fallback(i % 20)
+        ax.plot(_quarter_x(sub["quarter"]), sub["contribution"], color=color, lw=1.6,
+                ls="-" if direction == "toward" else "--", label=f"{name} ({direction})")
+    for name, style in (("barrier", dict(color="black", ls=":")), ("dU (total)", dict(color="black", lw=2.5))):
         sub = contrib[contrib["driver"] == name]
         ax.plot(_quarter_x(sub["quarter"]), sub["contribution"], label=name, **style)
     ax.axhline(0, color="grey", lw=0.8)
@@ -59,8 +61,8 @@ def contributions_figure(contrib: pd.DataFrame, directions: dict[str, str], titl
     ax.set_xlabel("year (end of quarter)")
     ax.set_ylabel("mean contribution to dU (logit units)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5),
-              title="orange: toward membership, blue: away", title_fontsize=7)
+    ax.legend(fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.01, 0.5),
+              title="colour: actor; solid: toward membership, dashed: away", title_fontsize=7)
     return fig
 
 
@@ -83,6 +85,24 @@ def gap_fan_figure(quantiles: pd.DataFrame, title: str, color: str = "#7570b3"):
 
 
 # ---------------------------------------------------------------- actors' colours (issue 7)
+
+
+def driver_colors(scenario) -> dict[str, str]:
+    """A colour per driver: shades (darker to lighter) of the colour of the actor it is attributed to."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    base = actor_colors(scenario)
+    owners = driver_actors(scenario)
+    out: dict[str, str] = {}
+    for actor in base:
+        names = [d for d, a in owners.items() if a == actor]
+        for i, name in enumerate(names):
+            mix = -0.35 + 0.8 * i / max(len(names) - 1, 1) if len(names) > 1 else 0.0
+            rgb = np.array(to_rgb(base[actor]))
+            shade = rgb * (1 + mix) if mix < 0 else rgb + (1 - rgb) * mix
+            out[name] = to_hex(np.clip(shade, 0, 1))
+    return out
+
 
 FALLBACK_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
 

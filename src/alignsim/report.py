@@ -179,7 +179,8 @@ def drivers_section(scenario: Scenario, contrib: pd.DataFrame) -> Section:
              "Mean contribution of each driver to dU in each period; colour = the actor the driver is attributed to.")
     s.figure("contributions.png", _png(figures.contributions_figure(
         contrib, {k: v.direction for k, v in scenario.drivers.items()},
-        f"Mean contribution to dU by quarter, {scenario.start} to {scenario.end}")),
+        f"Mean contribution to dU by quarter, {scenario.start} to {scenario.end}",
+        figures.driver_colors(scenario))),
         "Each driver's mean contribution over time, with the barrier and the total dU.")
     return s
 
