@@ -31,11 +31,10 @@ N, Z, SEED = 4000, 3.0, 4242
 # Claims in config that the model's mechanics contradict, found by this suite and reported rather
 # than hidden: strict xfail, so a fix to the config or the mechanisms turns them into failures
 # until this entry is removed.
-KNOWN_DISAGREEMENTS = {
-    "shocks.joint_exercise.rate": (
-        "config says 'toward', but in the model a joint exercise jumps the patron's cooperation policy, "
-        "which the bilateral_cooperation driver (direction 'away', a substitute for membership) mirrors; "
-        "that path outweighs the small trust jump, so more exercises make joining less likely"),
+KNOWN_DISAGREEMENTS: dict[str, str] = {
+    # Empty now. It held "shocks.joint_exercise.rate": the exercise used to jump the patron's
+    # cooperation index, which the 'away' bilateral_cooperation driver mirrors, so more exercises
+    # lowered the odds. Exercises now act on trust only (config/priors.yaml), as the source reads them.
 }
 
 
