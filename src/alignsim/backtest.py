@@ -321,17 +321,13 @@ def match_run(ens, folder: str | Path = "config/backtests", inner: int = history
 
 def _matched_conditional(ens, w: pd.Series) -> dict | None:
     """P(event in (through, window_end] | none through ``through``) under the weights."""
-    from .estimates import event_step
+    from .estimates import conditional_window
 
-    obs = ens.scenario.observed
-    if obs is None or obs.occurred:
+    window = conditional_window(ens)
+    if window is None:
         return None
-    axis = ens.scenario.axis
-    through = axis.step_of(Quarter.parse(obs.through))
-    end = axis.step_of(Quarter.parse(obs.window_end))
-    steps = event_step(ens)
-    frame = pd.DataFrame({"d": ens.outcomes["draw"].to_numpy(), "r": (steps <= 0) | (steps > through),
-                          "h": (steps > through) & (steps <= end)}).groupby("d").mean()
+    obs = ens.scenario.observed
+    frame = pd.DataFrame({"d": ens.outcomes["draw"].to_numpy(), "r": window[0], "h": window[1]}).groupby("d").mean()
     ww = w.reindex(frame.index).fillna(0.0)
     at_risk = float(np.dot(ww, frame["r"]))
     return {"after": obs.through, "window_end": obs.window_end,

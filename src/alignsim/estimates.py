@@ -110,8 +110,9 @@ def median_event_quarter(result: EnsembleResult) -> str | None:
     return str(result.scenario.axis.quarter_of(int(steps[(steps.size - 1) // 2])))
 
 
-def conditional(result: EnsembleResult) -> dict | None:
-    """P(event in (through, window_end] | no event through ``through``), per ``observed``."""
+def conditional_window(result: EnsembleResult) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per replicate: still at risk after ``observed.through`` (no event by then), and the event
+    in (through, window_end]. None when the scenario observes nothing or an event that occurred."""
     obs = result.scenario.observed
     if obs is None or obs.occurred:
         return None
@@ -119,8 +120,16 @@ def conditional(result: EnsembleResult) -> dict | None:
     through = axis.step_of(Quarter.parse(obs.through))
     end = axis.step_of(Quarter.parse(obs.window_end))
     steps = event_step(result)
-    at_risk = (steps <= 0) | (steps > through)
-    hit = (steps > through) & (steps <= end)
+    return (steps <= 0) | (steps > through), (steps > through) & (steps <= end)
+
+
+def conditional(result: EnsembleResult) -> dict | None:
+    """P(event in (through, window_end] | no event through ``through``), per ``observed``."""
+    window = conditional_window(result)
+    if window is None:
+        return None
+    obs = result.scenario.observed
+    at_risk, hit = window
     n, k = int(at_risk.sum()), int(hit.sum())
     low, high = wilson(k, n)
     draws = pd.DataFrame({"d": result.outcomes["draw"].to_numpy(), "r": at_risk, "h": hit}).groupby("d").sum()
