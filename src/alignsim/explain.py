@@ -118,7 +118,7 @@ def explain_text(scenario: Scenario, width: int = 100) -> str:
              "each quarter a non-member joins with probability sigmoid(join_intercept + dU).", ""]
     lines.append(f"DRIVERS ({len(scenario.drivers)})")
     for r in driver_table(scenario).itertuples():
-        lines.append(f"  {r.driver}: {r.label} [{r.direction} membership; actor {r.actor}; kind {r.kind}]")
+        lines.append(f"  {r.driver}: {r.label} [{r.direction}{'' if r.direction == 'toward' else ' from'} membership; actor {r.actor}; kind {r.kind}]")
         lines += _wrap("mechanism", r.mechanism, width)
         lines += _wrap("scale", r.scale, width)
         lines += _wrap("weight", f"{r.weight} [{r.weight_basis}] {r.weight_evidence}", width)
