@@ -50,7 +50,7 @@ def test_explain_follows_a_changed_config(write_doc):
     doc = minimal_doc()
     doc["drivers"] = {"alpha": driver(direction="away", mechanism="Alpha pulls away in a test.")}
     text = explain_text(load_scenario(write_doc(doc)))
-    assert "alpha: d [away membership" in text and "Alpha pulls away in a test." in text
+    assert "alpha: d [away from membership" in text and "Alpha pulls away in a test." in text
     doc2 = copy.deepcopy(doc)
     doc2["drivers"]["alpha"]["weight"] = {"dist": "uniform", "low": 0.25, "high": 0.75, "basis": "setting",
                                           "note": "changed"}
