@@ -67,9 +67,10 @@ class FocalAgent(StateAgent):
 
     def current_contributions(self) -> Array:
         """Signed weight x value per driver, shape (drivers, replicates)."""
-        if not self.drivers:
-            return np.zeros((0, self.member.shape[0]))
-        return np.stack([w * var.value for var, w in self.drivers])
+        out = np.empty((len(self.drivers), self.member.shape[0]))
+        for row, (var, w) in zip(out, self.drivers):
+            np.multiply(w, var.value, out=row)  # written in place: no per-driver temporary to stack
+        return out
 
     def decide(self) -> None:
         """Join with probability sigmoid(a_in + dU) if outside, leave with sigmoid(a_out - dU) if in."""

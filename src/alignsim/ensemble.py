@@ -26,6 +26,24 @@ def _fixed(x: Array) -> Array:
     return np.round(np.asarray(x, dtype=np.float64) * FIXED_POINT).astype(np.int64)
 
 
+class FixedSum:
+    """Exact sums of values rounded to multiples of 2**-32, reusing two scratch arrays.
+
+    ``FixedSum(n)(x)`` equals ``int(_fixed(x).sum())`` for any float array ``x`` of length ``n``
+    (``np.round`` with no decimals is ``np.rint``), without allocating per call.
+    """
+
+    def __init__(self, n: int) -> None:
+        self._f = np.empty(n, dtype=np.float64)
+        self._i = np.empty(n, dtype=np.int64)
+
+    def __call__(self, x: Array) -> int:
+        np.multiply(x, FIXED_POINT, out=self._f)
+        np.rint(self._f, out=self._f)
+        np.copyto(self._i, self._f, casting="unsafe")
+        return int(self._i.sum())
+
+
 def _bin_index(x: Array, edges: Array) -> Array:
     """``np.searchsorted(edges, x, side="right")`` for evenly spaced ``edges``, in O(n).
 
@@ -100,17 +118,17 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
     rows: list[pd.DataFrame] = []
     focal = model.focal
     values = {v.ref: v for a in model.agents for v in a.variables}
+    fixed_sum = FixedSum(n)
     for step in range(1, T + 1):
         model.step()
         t = step - 1
         totals.member[t] = int(focal.member.sum())
-        totals.gap[t] = int(_fixed(focal.gap).sum())
+        totals.gap[t] = fixed_sum(focal.gap)
         totals.gap_hist[t] = np.bincount(_bin_index(focal.gap, edges), minlength=len(edges) + 1)
         if drivers:
-            # row by row: small temporaries are reused by the allocator (a (K, n) one is not)
-            totals.contributions[t] = [int(_fixed(row).sum()) for row in focal.contributions]
+            totals.contributions[t] = [fixed_sum(row) for row in focal.contributions]
             contrib_sum += focal.contributions
-        totals.variables[t] = [int(_fixed(values[r].value).sum()) for r in refs]
+        totals.variables[t] = [fixed_sum(values[r].value) for r in refs]
         if step == event_step:
             event_member = focal.member.copy()
         if trace:
