@@ -37,3 +37,21 @@ def test_same_numbers_for_any_batch_size():
     # a different seed gives different outcomes
     c = run_ensemble(scenario, replicates=12000, seed=12, draws=60, batch_size=7919)
     assert not a.outcomes.equals(c.outcomes)
+
+
+def test_monte_carlo_interval_matches_the_spread_across_seeds():
+    """Replicates of one parameter draw are not independent: the reported standard error must
+    match how much the estimate really moves between seeds, where a binomial one would not."""
+    from alignsim.estimates import summarise
+
+    scenario = load_scenario(CONFIG / "base.yaml")
+    estimates, ses, naive = [], [], []
+    for seed in range(12):
+        res = run_ensemble(scenario, replicates=8000, seed=seed, draws=80, batch_size=8000, keep_table=False)
+        p = summarise(res)["probability"]
+        estimates.append(p["estimate"])
+        ses.append(p["se"])
+        naive.append(np.sqrt(p["estimate"] * (1 - p["estimate"]) / 8000))
+    spread = np.std(estimates, ddof=1)
+    assert 0.5 < spread / np.mean(ses) < 1.8, (spread, np.mean(ses))
+    assert spread / np.mean(naive) > 2.0  # the binomial standard error would be far too small

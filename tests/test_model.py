@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from alignsim import load_scenario, simulate
 from alignsim.priors import point_params
@@ -85,3 +86,45 @@ def test_trace_of_one_replicate_is_one_trajectory():
     assert res.trace["replicate"].nunique() == 1
     assert res.trace["step"].nunique() == scenario.axis.n_steps
     assert isinstance(res.replicates, pd.DataFrame) and len(res.replicates) == 1
+
+
+def _feedback_doc(order: list[str]) -> dict:
+    """A power whose policy reads the focal state's tilt, a driver mirroring that policy, and a
+    logistic driver: every kind of cross-actor flow, with no randomness (no shocks, no noise)."""
+    doc = minimal_doc(0.01)
+    doc["order"] = order
+    doc["barrier"]["initial"] = fixed(0.5)
+    doc["policies"] = {"patron": {"courtship": {
+        "kind": "partial_adjustment", "label": "c", "scale": "s", "mechanism": "m", "initial": fixed(0.3),
+        "params": {"base": fixed(0.2), "speed": fixed(0.5)}, "inputs": {"tilt": fixed(0.3)}}}}
+    doc["drivers"] = {
+        "coop": driver("partial_adjustment", "toward", weight=fixed(2.0), initial=0.1,
+                       params={"base": fixed(0.0), "speed": fixed(1.0)},
+                       inputs={"policies.patron.courtship": fixed(1.0)}),
+        "need": {"kind": "logistic_growth", "label": "n", "scale": "s", "mechanism": "m", "direction": "away",
+                 "weight": fixed(1.0), "initial": fixed(0.2), "params": {"rate": fixed(0.1)}},
+    }
+    return doc
+
+
+@pytest.mark.parametrize("order", [["shocks", "policies", "drivers", "decision"],
+                                   ["shocks", "drivers", "policies", "decision"]])
+def test_phase_order_and_feedback_reproduce_a_hand_computed_gap(write_doc, order):
+    scenario = load_scenario(write_doc(_feedback_doc(order)))
+    tr = simulate(scenario, point_params(scenario, n=1), seed=0, trace=True).trace
+    got = tr[tr["series"] == "gap"]["value"].to_numpy()
+
+    # by hand; tilt is tanh of the last decision's pull (2 coop - need), from initial values at first
+    court, coop, need = 0.3, 0.1, 0.2
+    pull = 2.0 * coop - 1.0 * need
+    expected = []
+    for _ in range(scenario.axis.n_steps):
+        new_court = min(max(court + 0.5 * (0.2 + 0.3 * np.tanh(pull) - court), 0.0), 1.0)
+        # policies first: the driver mirrors this quarter's policy; drivers first: last quarter's
+        mirrored = new_court if order.index("policies") < order.index("drivers") else court
+        coop = min(max(coop + 1.0 * (0.0 + 1.0 * mirrored - coop), 0.0), 1.0)
+        need = min(max(need + 0.1 * need * (1.0 - need), 0.0), 1.0)
+        court = new_court
+        pull = 2.0 * coop - 1.0 * need
+        expected.append(pull - 0.5)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)

@@ -12,7 +12,8 @@ from alignsim import load_scenario, run_ensemble
 from alignsim.cli import main
 from alignsim.errors import ConfigError
 from alignsim.estimates import wilson
-from alignsim.precision import headline_half_width, needed_replicates, run_to_precision
+from alignsim.estimates import cumulative
+from alignsim.precision import PRECISION_DRAWS, headline_half_width, needed_replicates, run_to_precision
 
 from conftest import CONFIG
 
@@ -30,12 +31,25 @@ def test_stops_at_the_target_and_equals_a_plain_run(base):
     assert report.replicates % 1000 == 0
     # one batch fewer would not have been enough (normal approximation, so allow a batch's slack)
     assert report.replicates <= needed_replicates(report.estimate, 0.01) + 2000
+    # the reported half-width is that of the run's own (cluster-robust) Monte Carlo interval
+    last = cumulative(result).iloc[-1]
+    assert (last["ci_high"] - last["ci_low"]) / 2 == pytest.approx(report.half_width)
+    # about one replicate per parameter draw here, so it is close to the plain Wilson interval
     low, high = wilson(int(round(report.estimate * report.replicates)), report.replicates)
-    assert (high - low) / 2 == pytest.approx(report.half_width)
-    plain = run_ensemble(base, report.replicates, 4, batch_size=1000, keep_table=False)
+    assert (high - low) / 2 == pytest.approx(report.half_width, rel=0.05)
+    plain = run_ensemble(base, report.replicates, 4, draws=PRECISION_DRAWS, batch_size=1000,
+                         keep_table=False, cap_draws=False)
     pd.testing.assert_frame_equal(plain.outcomes, result.outcomes)
     assert np.array_equal(plain.totals.gap_hist, result.totals.gap_hist)
     assert headline_half_width(plain) == (report.estimate, report.half_width)
+
+
+def test_adding_replicates_to_few_draws_does_not_fake_precision(base):
+    """With 20 draws, the draws' own spread bounds the precision: the interval stays wide."""
+    few = run_ensemble(base, 20000, 4, draws=20, batch_size=5000, keep_table=False)
+    _, half = headline_half_width(few)
+    low, high = wilson(int((cumulative(few)["events"].iloc[-1])), 20000)
+    assert half > 2 * (high - low) / 2  # a binomial interval would claim far more precision
 
 
 def test_cap_is_respected_and_reported(base):

@@ -103,6 +103,12 @@ def test_bad_input_is_one_clear_error(run_dir, tmp_path, capsys):
     with pytest.raises(RunError, match="missing summary.json"):
         (tmp_path / "half").mkdir()
         build_report(tmp_path / "half")
+    figs = tmp_path / "theirs" / "report_figures"  # a folder holding someone's own figures
+    figs.mkdir(parents=True)
+    (figs / "cumulative.png").write_text("precious")
+    with pytest.raises(RunError, match="report_figures: a report exists"):
+        build_report(run_dir, out=tmp_path / "theirs")
+    assert (figs / "cumulative.png").read_text() == "precious"
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert main(["report", str(run_dir), "--replace", "--sweep", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

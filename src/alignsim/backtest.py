@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from . import history
 from .errors import ConfigError
-from .estimates import wilson
+from .estimates import clustered_interval
 from .scenario import Cited, Frozen, Scenario, load_scenario, read_yaml
 from .timeaxis import Quarter
 
@@ -148,7 +148,8 @@ def run_backtest(folder: str | Path, n_draws: int = 500, inner: int = history.MI
         mine = probs[probs["case"] == name].set_index("draw")
         raw = mine["events"] / mine["n"]
         k, n = int(mine["events"].sum()), int(mine["n"].sum())
-        lo, hi = wilson(k, n)
+        ci = clustered_interval(mine["events"].to_numpy(), mine["n"].to_numpy())  # draws as clusters
+        lo, hi = ci["ci_low"], ci["ci_high"]
         others = [c for c in cases if c != name]
         w = history.normalised(history.outcome_likelihood(probs, occurred, others))
         matched = history.weighted_probability(raw, w, inner)

@@ -69,11 +69,17 @@ class QuarterTotals:
     gap_hist: Array        # (T, bins + 2) counts of dU in fixed bins (under/overflow at the ends)
     contributions: Array   # (T, K) fixed-point sums per driver
     variables: Array       # (T, V) fixed-point sums per variable
+    member_by_draw: Array  # (T, u) members per outer draw, for the draws in ``member_draw_ids``
+    member_draw_ids: Array  # (u,) sorted outer draw ids present in these replicates
 
     def __add__(self, other: "QuarterTotals") -> "QuarterTotals":
+        ids, inverse = np.unique(np.concatenate([self.member_draw_ids, other.member_draw_ids]),
+                                 return_inverse=True)
+        by_draw = np.zeros((self.member.shape[0], len(ids)), np.int64)
+        np.add.at(by_draw.T, inverse, np.concatenate([self.member_by_draw, other.member_by_draw], axis=1).T)
         return QuarterTotals(self.n + other.n, self.member + other.member, self.gap + other.gap,
                              self.gap_hist + other.gap_hist, self.contributions + other.contributions,
-                             self.variables + other.variables)
+                             self.variables + other.variables, by_draw, ids)
 
 
 @dataclass
@@ -97,6 +103,12 @@ def gap_bin_edges(scenario: Scenario) -> Array:
     return np.linspace(lo, hi, int(n) + 1)
 
 
+def _empty_by_draw(draw: Array, T: int) -> tuple[Array, Array]:
+    """Zeroed per-draw member counts (T, u) and the batch's sorted draw ids (u,)."""
+    ids = np.unique(draw)
+    return np.zeros((T, len(ids)), np.int64), ids
+
+
 def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = False) -> BatchResult:
     """Run the model over one parameter matrix (one row per replicate).
 
@@ -111,7 +123,9 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
     edges = gap_bin_edges(scenario)
     totals = QuarterTotals(n, np.zeros(T, np.int64), np.zeros(T, np.int64),
                            np.zeros((T, len(edges) + 1), np.int64),
-                           np.zeros((T, len(drivers)), np.int64), np.zeros((T, len(refs)), np.int64))
+                           np.zeros((T, len(drivers)), np.int64), np.zeros((T, len(refs)), np.int64),
+                           *_empty_by_draw(model.draw, T))
+    draw_ids, draw_local = np.unique(model.draw, return_inverse=True)
     contrib_sum = np.zeros((len(drivers), n))
     event_member = None
     event_step = axis.step_of(Quarter.parse(scenario.event.date)) if scenario.event.date else None
@@ -123,6 +137,7 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
         model.step()
         t = step - 1
         totals.member[t] = int(focal.member.sum())
+        totals.member_by_draw[t] = np.bincount(draw_local, weights=focal.member, minlength=len(draw_ids))
         totals.gap[t] = fixed_sum(focal.gap)
         totals.gap_hist[t] = np.bincount(_bin_index(focal.gap, edges), minlength=len(edges) + 1)
         if drivers:
@@ -226,7 +241,7 @@ def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | 
                  keep_table: bool = True,
                  on_batch: Callable[[int, BatchResult], None] | None = None,
                  map_batches: Callable | None = None,
-                 done: dict[int, BatchResult] | None = None) -> EnsembleResult:
+                 done: dict[int, BatchResult] | None = None, cap_draws: bool = True) -> EnsembleResult:
     """Outer prior draws x inner replicates, in batches; the result does not depend on batch size.
 
     Args:
@@ -237,11 +252,15 @@ def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | 
             after another in this process.
         done: batches already computed (e.g. loaded when resuming), by batch number; they are
             not run again and ``on_batch`` is not called for them.
+        cap_draws: use at most ``replicates`` outer draws (default). A run that will grow
+            (``precision``) keeps its full draw table so earlier replicates keep their draws.
     """
     mc = scenario.monte_carlo
     replicates = mc.replicates if replicates is None else int(replicates)
     seed = mc.seed if seed is None else int(seed)
-    n_draws = min(mc.draws if draws is None else int(draws), replicates)
+    n_draws = mc.draws if draws is None else int(draws)
+    if cap_draws:
+        n_draws = min(n_draws, replicates)
     batch_size = mc.batch_size if batch_size is None else int(batch_size)
     draw_table = sample_draws(scenario, seed, n_draws)
     done = done or {}

@@ -1,6 +1,10 @@
 """Probabilities with two kinds of uncertainty, from an ensemble's outcomes and quarter totals.
 
-- Monte Carlo: Wilson 95% interval and standard error of each probability over replicates.
+- Monte Carlo: how precisely the replicates estimate the probability under the priors. The
+  replicates are clustered: those of one outer parameter draw share its parameters. The standard
+  error is therefore cluster-robust (draws as clusters), and the 95% interval is Wilson's at the
+  effective sample size n_eff = p (1 - p) / se^2 (Kish's design effect), never above the
+  replicate count. With one replicate per draw this is the plain Wilson interval.
 - Epistemic: 5th-95th percentiles, across outer parameter draws, of each draw's probability.
 """
 
@@ -31,6 +35,44 @@ def standard_error(p: np.ndarray | float, n: np.ndarray | int) -> np.ndarray:
     return np.sqrt(np.asarray(p) * (1 - np.asarray(p)) / np.asarray(n))
 
 
+def clustered_interval(k_g: np.ndarray, n_g: np.ndarray) -> dict[str, np.ndarray]:
+    """A ratio estimate sum(k) / sum(n) over clusters, with a cluster-robust 95% interval.
+
+    Args:
+        k_g: successes per cluster, shape (G,) or (G, T) for T proportions at once.
+        n_g: trials per cluster, same shape as ``k_g`` or (G,).
+
+    Returns arrays (shape () or (T,)): ``estimate``, ``se`` (sqrt of the cluster-robust variance
+    G/(G-1) sum_g (k_g - p n_g)^2 / N^2; binomial when G < 2), ``n_eff`` and the Wilson
+    interval at ``n_eff`` (``ci_low``, ``ci_high``).
+    """
+    k_g = np.asarray(k_g, dtype=np.float64)
+    n_g = np.asarray(n_g, dtype=np.float64)
+    if n_g.ndim < k_g.ndim:
+        n_g = np.broadcast_to(n_g[:, None], k_g.shape)
+    N = n_g.sum(axis=0)
+    K = k_g.sum(axis=0)
+    G = np.count_nonzero(n_g, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(N > 0, K / N, np.nan)
+        robust = G / np.maximum(G - 1, 1) * ((k_g - p * n_g) ** 2).sum(axis=0) / N**2
+        var = np.where(G >= 2, robust, p * (1 - p) / N)
+        n_eff = np.where(var > 0, np.minimum(N, p * (1 - p) / var), N)
+    low, high = wilson(p * n_eff, n_eff)
+    return {"estimate": p, "se": np.sqrt(var), "n_eff": n_eff, "ci_low": low, "ci_high": high}
+
+
+def _draw_index(result: EnsembleResult) -> tuple[np.ndarray, int]:
+    """Each replicate's cluster (outer draw) as 0..G-1, and G."""
+    ids, inverse = np.unique(result.outcomes["draw"].to_numpy(), return_inverse=True)
+    return inverse, len(ids)
+
+
+def replicates_per_draw(result: EnsembleResult) -> int:
+    """The smallest number of inner replicates behind any outer draw's probability."""
+    return int(np.bincount(_draw_index(result)[0]).min())
+
+
 def event_step(result: EnsembleResult) -> np.ndarray:
     """Step of the scenario's event per replicate (-1 if it did not happen in the horizon)."""
     kind = result.scenario.event.kind
@@ -43,32 +85,36 @@ def event_step(result: EnsembleResult) -> np.ndarray:
 
 
 def cumulative(result: EnsembleResult) -> pd.DataFrame:
-    """P(event by the end of each quarter), with Wilson interval and standard error."""
+    """P(event by the end of each quarter), with its cluster-robust Wilson interval and se."""
     axis = result.scenario.axis
+    T = axis.n_steps
     steps = event_step(result)
-    n = len(steps)
-    counts = np.bincount(steps[steps > 0], minlength=axis.n_steps + 1)[1:]
-    k = np.cumsum(counts)
-    est = k / n
-    low, high = wilson(k, n)
+    g, G = _draw_index(result)
+    hit = steps > 0
+    per_draw = np.bincount(g[hit] * (T + 1) + steps[hit], minlength=G * (T + 1)).reshape(G, T + 1)[:, 1:]
+    k_g = np.cumsum(per_draw, axis=1).T                      # (T, G)
+    ci = clustered_interval(k_g.T, np.bincount(g, minlength=G))
     return pd.DataFrame({
-        "step": np.arange(1, axis.n_steps + 1),
-        "quarter": [str(axis.quarter_of(s)) for s in range(1, axis.n_steps + 1)],
-        "date": [axis.quarter_of(s).end_date() for s in range(1, axis.n_steps + 1)],
-        "events": k, "estimate": est, "ci_low": low, "ci_high": high,
-        "se": standard_error(est, n),
+        "step": np.arange(1, T + 1),
+        "quarter": [str(axis.quarter_of(s)) for s in range(1, T + 1)],
+        "date": [axis.quarter_of(s).end_date() for s in range(1, T + 1)],
+        "events": k_g.sum(axis=1), "estimate": ci["estimate"], "ci_low": ci["ci_low"],
+        "ci_high": ci["ci_high"], "se": ci["se"], "n_eff": ci["n_eff"],
     })
 
 
 def membership(result: EnsembleResult) -> pd.DataFrame:
-    """P(member at the end of each quarter), with Wilson interval."""
+    """P(member at the end of each quarter), with its cluster-robust Wilson interval."""
     axis = result.scenario.axis
-    k = result.totals.member
-    n = result.totals.n
-    low, high = wilson(k, n)
+    ids, inverse = np.unique(result.outcomes["draw"].to_numpy(), return_inverse=True)
+    t = result.totals
+    if not np.array_equal(ids, t.member_draw_ids):
+        raise ValueError("quarter totals and outcomes cover different parameter draws")
+    ci = clustered_interval(t.member_by_draw.T, np.bincount(inverse, minlength=len(ids)))
     return pd.DataFrame({"step": np.arange(1, axis.n_steps + 1),
                          "quarter": [str(axis.quarter_of(s)) for s in range(1, axis.n_steps + 1)],
-                         "estimate": k / n, "ci_low": low, "ci_high": high})
+                         "estimate": result.totals.member / result.totals.n,
+                         "ci_low": ci["ci_low"], "ci_high": ci["ci_high"]})
 
 
 def per_draw_probability(result: EnsembleResult, by_step: int | None = None) -> pd.Series:
@@ -102,7 +148,10 @@ def year_ends(result: EnsembleResult) -> pd.DataFrame:
 
 
 def median_event_quarter(result: EnsembleResult) -> str | None:
-    """Median quarter of the event among replicates where it happens (lower median)."""
+    """Median quarter of the event among replicates where it happens (lower median); None for
+    ``member_at``, whose 'event' is a status at one fixed date."""
+    if result.scenario.event.kind == "member_at":
+        return None
     steps = event_step(result)
     steps = np.sort(steps[steps > 0])
     if steps.size == 0:
@@ -112,9 +161,10 @@ def median_event_quarter(result: EnsembleResult) -> str | None:
 
 def conditional_window(result: EnsembleResult) -> tuple[np.ndarray, np.ndarray] | None:
     """Per replicate: still at risk after ``observed.through`` (no event by then), and the event
-    in (through, window_end]. None when the scenario observes nothing or an event that occurred."""
+    in (through, window_end]. None when the scenario observes nothing or an event that occurred,
+    and for ``member_at`` (a status at one date, not a first event with a window)."""
     obs = result.scenario.observed
-    if obs is None or obs.occurred:
+    if obs is None or obs.occurred or result.scenario.event.kind == "member_at":
         return None
     axis = result.scenario.axis
     through = axis.step_of(Quarter.parse(obs.through))
@@ -131,8 +181,9 @@ def conditional(result: EnsembleResult) -> dict | None:
     obs = result.scenario.observed
     at_risk, hit = window
     n, k = int(at_risk.sum()), int(hit.sum())
-    low, high = wilson(k, n)
     draws = pd.DataFrame({"d": result.outcomes["draw"].to_numpy(), "r": at_risk, "h": hit}).groupby("d").sum()
+    ci = clustered_interval(draws["h"].to_numpy(), draws["r"].to_numpy())
+    low, high = ci["ci_low"], ci["ci_high"]
     per_draw = (draws["h"] / draws["r"]).dropna().to_numpy()
     return {"after": obs.through, "window_end": obs.window_end, "at_risk": n, "events": k,
             "estimate": k / n if n else float("nan"), "ci_low": float(low), "ci_high": float(high),
@@ -196,9 +247,13 @@ def summarise(result: EnsembleResult) -> dict:
         "horizon": s.end,
         "replicates": int(result.replicates),
         "draws": int(len(result.draws)),
+        "replicates_per_draw": replicates_per_draw(result),
+        "monte_carlo_interval": ("Wilson 95% at the cluster-robust effective sample size "
+                                 "(replicates clustered by outer parameter draw)"),
         "seed": int(result.seed),
         "probability": {"estimate": float(last["estimate"]), "ci_low": float(last["ci_low"]),
                         "ci_high": float(last["ci_high"]), "se": float(last["se"]),
+                        "n_effective": float(last["n_eff"]),
                         "epistemic_low": epi[0], "epistemic_high": epi[1]},
         "cumulative": [{"date": r.date, "quarter": r.quarter, "estimate": float(r.estimate),
                         "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),

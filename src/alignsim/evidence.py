@@ -39,10 +39,17 @@ def source_texts(seeds: Path) -> str:
     return "\n".join(texts)
 
 
-def listed_urls(seeds: Path) -> str:
-    """The text of the evidence notes, where cited URLs must be listed."""
+def _clean_url(url: str) -> str:
+    return url.rstrip("/.`*_>]|'\"")
+
+
+def listed_urls(seeds: Path) -> set[str]:
+    """Every URL listed in the evidence notes (``seeds/notes/*.md``); a cited URL must be one."""
     notes = seeds / "notes"
-    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(notes.glob("*.md"))) if notes.is_dir() else ""
+    if not notes.is_dir():
+        return set()
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(notes.glob("*.md")))
+    return {_clean_url(u) for u in _URL.findall(text)}
 
 
 def iter_cited(scenario: Scenario) -> list[tuple[str, Cited]]:
@@ -76,7 +83,7 @@ def check_scenario_evidence(scenario: Scenario, seeds: Path) -> None:
         if item.quote and normalise(item.quote) not in corpus:
             raise ConfigError(f"{path}.quote", item.quote, f"a passage found verbatim in a source text in {seeds}")
         for url in _URL.findall(item.source or ""):
-            if url.rstrip("/.") not in urls:
+            if _clean_url(url) not in urls:  # exactly a listed URL, not a fragment of one
                 raise ConfigError(f"{path}.source", url, f"a URL listed in an evidence note in {seeds / 'notes'}")
 
 

@@ -177,8 +177,11 @@ def weighted_probability(per_draw: pd.Series, weights: pd.Series, replicates_per
         weights: normalised weights by draw.
         replicates_per_draw: inner replicates behind each per-draw probability.
 
-    The Monte Carlo interval is Wilson's with ``n`` = Kish ESS x replicates per draw; the
-    epistemic range is the weighted 5th-95th percentile of the per-draw probabilities.
+    The Monte Carlo interval is Wilson's at the effective sample size p (1 - p) / se^2, where
+    se^2 = sum_d w_d^2 (p_d - p)^2 is the self-normalised importance-sampling variance over draws
+    (it carries both the draws' spread and their inner noise; replicates of one draw are not
+    independent), capped at Kish ESS x replicates per draw. The epistemic range is the weighted
+    5th-95th percentile of the per-draw probabilities.
     """
     from .estimates import wilson
 
@@ -187,7 +190,9 @@ def weighted_probability(per_draw: pd.Series, weights: pd.Series, replicates_per
     p = per_draw.to_numpy(dtype=np.float64)
     est = float(np.dot(w, p))
     ess = kish_ess(w)
-    n_eff = ess * replicates_per_draw
+    var = float(np.sum(w**2 * (p - est) ** 2))
+    n_cap = ess * replicates_per_draw
+    n_eff = min(n_cap, est * (1 - est) / var) if var > 0 else n_cap
     low, high = wilson(est * n_eff, n_eff)
     lo_e, hi_e = weighted_quantile(p, w, [0.05, 0.95])
     return {"estimate": est, "ci_low": float(low), "ci_high": float(high),

@@ -53,7 +53,8 @@ class AlignmentModel(mesa.Model):
         self.n = len(params)
         if not np.array_equal(index, np.arange(self.first_replicate, self.first_replicate + self.n)):
             raise RunError("params index: expected consecutive replicate numbers")
-        self.draw = params["draw"].to_numpy() if "draw" in params else np.zeros(self.n, dtype=np.int64)
+        self.draw = (params["draw"].to_numpy(dtype=np.int64) if "draw" in params
+                     else np.zeros(self.n, dtype=np.int64))
         self.axis = scenario.axis
         self._prepare_shocks(params)
         refs = variable_refs(scenario)

@@ -1,14 +1,18 @@
 """Stopping by precision: add batches until the headline probability is known well enough.
 
 The headline probability is P(event by the horizon) (``estimates.cumulative``, last quarter).
-After each round the Wilson 95% interval's half-width ``(high - low) / 2`` is compared with the
-target ``H``; if it is wider, the next round grows the run to the size the current estimate says
-is needed (``z^2 p (1 - p) / H^2``, rounded up to whole batches, at least one more batch, at
-most ``max_replicates``).
+After each round the half-width ``(high - low) / 2`` of its Monte Carlo interval (Wilson's at
+the cluster-robust effective sample size: replicates of one parameter draw are not independent)
+is compared with the target ``H``; if it is wider, the next round grows the run to the size the
+current estimate and design effect say is needed (rounded up to whole batches, at least one
+more batch, at most ``max_replicates``).
 
+Adding replicates to a fixed set of draws cannot shrink the part of the error that comes from
+the draws themselves, so a precision run uses ``PRECISION_DRAWS`` outer draws (fewer if the cap
+is smaller): early rounds have about one replicate per draw, and every round adds draws.
 Replicate ``i`` always takes draw ``i % n_draws`` and its own random numbers, so earlier batches
-are kept as they are (never re-run) and the final ensemble equals a plain run of the same size
-and seed, number for number.
+are kept as they are (never re-run) and the final ensemble equals a plain run of the same size,
+seed and number of draws, number for number.
 """
 
 from __future__ import annotations
@@ -42,15 +46,23 @@ class PrecisionReport:
                 "rounds": [{"replicates": n, "half_width": h} for n, h in self.rounds]}
 
 
-def headline_half_width(result: EnsembleResult) -> tuple[float, float]:
-    """(estimate, Wilson 95% half-width) of P(event by the horizon)."""
-    from .estimates import event_step
+PRECISION_DRAWS = 50_000  # outer draws of a precision run (a 4 MB-per-column draw table)
 
-    steps = event_step(result)
-    n = len(steps)
-    k = int((steps > 0).sum())
-    low, high = wilson(k, n)
-    return k / n, float(high - low) / 2.0
+
+def headline_half_width(result: EnsembleResult) -> tuple[float, float]:
+    """(estimate, 95% half-width) of P(event by the horizon), as reported in ``summary.json``."""
+    from .estimates import cumulative
+
+    last = cumulative(result).iloc[-1]
+    return float(last["estimate"]), float(last["ci_high"] - last["ci_low"]) / 2.0
+
+
+def design_effect(result: EnsembleResult) -> float:
+    """Replicates per effective replicate of the headline probability (>= 1)."""
+    from .estimates import cumulative
+
+    last = cumulative(result).iloc[-1]
+    return max(1.0, result.replicates / max(float(last["n_eff"]), 1.0))
 
 
 def needed_replicates(p: float, half_width: float, z: float = Z95) -> int:
@@ -87,13 +99,12 @@ def run_to_precision(scenario: Scenario, half_width: float, seed: int | None = N
     mc = scenario.monte_carlo
     seed = mc.seed if seed is None else int(seed)
     batch = mc.batch_size if batch_size is None else int(batch_size)
-    n_draws = mc.draws if draws is None else int(draws)
     cap = max(10 * mc.replicates, 10**6) if max_replicates is None else int(max_replicates)
+    n_draws = min(PRECISION_DRAWS, cap) if draws is None else int(draws)
     if cap < 1:
         raise ConfigError("max_replicates", max_replicates, "a whole number >= 1")
     cap_batches = max(1, cap // batch)
-    # the first round holds every draw at least once, so n_draws never changes between rounds
-    n_batches = min(cap_batches, max(1, math.ceil(n_draws / batch)))
+    n_batches = 1
     done: dict[int, BatchResult] = {}
     rounds: list[tuple[int, float]] = []
 
@@ -104,13 +115,13 @@ def run_to_precision(scenario: Scenario, half_width: float, seed: int | None = N
 
     while True:
         replicates = n_batches * batch
-        result = run_ensemble(scenario, replicates, seed, draws=min(n_draws, replicates), batch_size=batch,
-                              keep_table=False, on_batch=keep, map_batches=map_batches, done=dict(done))
+        result = run_ensemble(scenario, replicates, seed, draws=n_draws, batch_size=batch, keep_table=False,
+                              on_batch=keep, map_batches=map_batches, done=dict(done), cap_draws=False)
         p, hw = headline_half_width(result)
         rounds.append((replicates, hw))
         if hw <= h or n_batches >= cap_batches:
             break
-        want = math.ceil(needed_replicates(p, h) / batch)
+        want = math.ceil(needed_replicates(p, h) * design_effect(result) / batch)
         n_batches = min(cap_batches, max(n_batches + 1, want))
     report = PrecisionReport(h, hw, p, replicates, cap_batches * batch, hw <= h, rounds)
     result.extra["precision"] = report.as_dict()

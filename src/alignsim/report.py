@@ -327,8 +327,10 @@ def build_report(run_dir: str | Path, sweeps: list[str | Path] = (), sensitivity
     summary, manifest, scenario, tables = read_run(run_dir)
     out_dir = Path(out) if out is not None else run_dir
     html_path, md_path = out_dir / "report.html", out_dir / "report.md"
-    if html_path.exists() and not replace:
-        raise RunError(f"{html_path}: a report exists; pass --replace to rewrite it or --out for a new folder")
+    if not replace:
+        for existing in (html_path, md_path, out_dir / "report_figures"):
+            if existing.exists():
+                raise RunError(f"{existing}: a report exists; pass --replace to rewrite it or --out for a new folder")
     extras = [(kind, Path(p)) for kind, paths in zip(EXTRA_KINDS, (sweeps, sensitivity, backtests)) for p in paths]
     sections = [headline_section(summary, scenario, tables), since_section(summary, scenario),
                 figure_section(summary, scenario, tables), drivers_section(scenario, tables["contributions"]),

@@ -5,27 +5,36 @@ from __future__ import annotations
 from .scenario import Scenario
 
 
+MIN_PER_DRAW = 50  # fewer inner replicates than this and a draw's probability is mostly noise
+
+
 def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
 def headline_sentence(summary: dict, scenario: Scenario) -> str:
     p = summary["probability"]
-    return (f"As seen from {summary['start']}, the probability that {summary['event']} by the end of "
-            f"{summary['horizon']} is {pct(p['estimate'])} (epistemic range {pct(p['epistemic_low'])}-"
+    when = "" if summary.get("event_kind") == "member_at" else f" by the end of {summary['horizon']}"
+    return (f"As seen from {summary['start']}, the probability that {summary['event']}{when} is "
+            f"{pct(p['estimate'])} (epistemic range {pct(p['epistemic_low'])}-"
             f"{pct(p['epistemic_high'])} across parameter draws; Monte Carlo 95% interval "
             f"{pct(p['ci_low'])}-{pct(p['ci_high'])}).")
 
 
 def headline_text(summary: dict, scenario: Scenario, wall_seconds: float | None = None) -> str:
     lines = [scenario.question, "", headline_sentence(summary, scenario), ""]
+    per_draw = summary.get("replicates_per_draw")
+    if per_draw is not None and per_draw < MIN_PER_DRAW:
+        lines += [f"warning: only {per_draw} replicates per parameter draw: the epistemic range is dominated by "
+                  f"Monte Carlo noise; use at least {MIN_PER_DRAW} per draw (--replicates {MIN_PER_DRAW} x draws).", ""]
     lines.append(f"{'year-end':<12}{'P(event by)':>12}{'MC 95% CI':>18}{'epistemic 5-95%':>20}{'P(member)':>11}")
     for c, m in zip(summary["cumulative"], summary["member_at_year_end"]):
         lines.append(f"{c['date']:<12}{pct(c['estimate']):>12}{pct(c['ci_low']) + '-' + pct(c['ci_high']):>18}"
                      f"{pct(c['epistemic_low']) + '-' + pct(c['epistemic_high']):>20}{pct(m['estimate']):>11}")
     med = summary["median_event_quarter"]
     lines.append("")
-    lines.append(f"Median quarter of the event, among replicates where it happens: {med or 'none happened'}")
+    if summary.get("event_kind") != "member_at":
+        lines.append(f"Median quarter of the event, among replicates where it happens: {med or 'none happened'}")
     cond = summary.get("conditional")
     if cond:
         lines.append(f"P(event after {cond['after']} through {cond['window_end']} | none by {cond['after']}) = "

@@ -34,7 +34,8 @@ from .scenario import Scenario, load_scenario, validate_document
 
 BATCH_DIR = "batches"
 _BATCH = re.compile(r"^batch-(\d{5,})\.parquet$")
-_TOTALS_FIELDS = ("member", "gap", "gap_hist", "contributions", "variables")
+_TOTALS_FIELDS = ("member", "gap", "gap_hist", "contributions", "variables", "member_by_draw",
+                  "member_draw_ids")
 
 
 # ---------------------------------------------------------------- saving batches

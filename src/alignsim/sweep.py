@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .ensemble import EnsembleResult, simulate
 from .errors import ConfigError
-from .estimates import event_step, standard_error, wilson
+from .priors import draw_of_replicate
+from .estimates import clustered_interval, event_step, standard_error, wilson
 from .priors import point_params, prior_paths, replicate_params, sample_draws
 from .scenario import (Scenario, apply_override, find_seeds, load_document, read_yaml,
                        validate_document)
@@ -154,14 +155,25 @@ class PointRunner:
         return np.vstack(rows)
 
 
-def probability_table(hits: np.ndarray) -> pd.DataFrame:
-    """Per point (row of ``hits``): replicates, events, estimate, Wilson 95% interval, se."""
+def probability_table(hits: np.ndarray, draw: np.ndarray | None = None) -> pd.DataFrame:
+    """Per point (row of ``hits``): replicates, events, estimate, 95% interval, se.
+
+    ``draw``: each replicate's outer parameter draw (shape (R,)); replicates of one draw are
+    not independent, so the interval is the cluster-robust one of ``estimates``. Without it
+    (every replicate with the same parameters) the replicates are independent: plain Wilson.
+    """
     n = hits.shape[1]
     k = hits.sum(axis=1)
-    low, high = wilson(k, n)
-    est = k / n
-    return pd.DataFrame({"replicates": n, "events": k, "estimate": est, "ci_low": low, "ci_high": high,
-                         "se": standard_error(est, n)})
+    if draw is None:
+        low, high = wilson(k, n)
+        est = k / n
+        return pd.DataFrame({"replicates": n, "events": k, "estimate": est, "ci_low": low, "ci_high": high,
+                             "se": standard_error(est, n)})
+    ids, g = np.unique(draw, return_inverse=True)
+    k_g = np.stack([np.bincount(g, weights=row, minlength=len(ids)) for row in hits.astype(float)], axis=1)
+    ci = clustered_interval(k_g, np.bincount(g, minlength=len(ids)))
+    return pd.DataFrame({"replicates": n, "events": k, "estimate": ci["estimate"], "ci_low": ci["ci_low"],
+                         "ci_high": ci["ci_high"], "se": ci["se"]})
 
 
 # ---------------------------------------------------------------- sweep files
@@ -318,7 +330,10 @@ class Sweep:
         finally:
             if own:
                 runner.close()
-        probs = probability_table(hits)
+        draw = None
+        if self.spec.others == "prior":  # as base_params: replicate i takes draw i mod draws
+            draw = draw_of_replicate(np.arange(reps), reps, min(self.scenario.monte_carlo.draws, reps))
+        probs = probability_table(hits, draw)
         if self.spec.mode == "grid":
             values = pd.DataFrame(self.points)
         else:
