@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from . import history
 from .errors import ConfigError
 from .estimates import clustered_interval
+from .evidence import describe_prior
 from .scenario import Cited, Frozen, Scenario, load_scenario, read_yaml
 from .timeaxis import Quarter
 
@@ -178,6 +179,17 @@ def usable_cases(cases: dict[str, Scenario], target: Scenario, include_later: bo
     return [k for k, c in cases.items() if Quarter.parse(c.end) < start]
 
 
+def preflight(folder: str | Path, target: Scenario, include_later: bool = False) -> list[str]:
+    """Check, before any simulation, that ``target`` can be history-matched on ``folder``'s cases."""
+    cases = load_cases(folder)
+    check_shared(cases, target)
+    use = usable_cases(cases, target, include_later)
+    if not use:
+        raise ConfigError("--history-matched", target.start, "backtest cases whose windows end before the "
+                          "scenario's start (none do; pass --include-later-outcomes to use later ones)")
+    return use
+
+
 def check_shared(cases: dict[str, Scenario], target: Scenario) -> None:
     """The target must share the cases' priors for their weights to apply to its draws."""
     first = next(iter(cases.values()))
@@ -186,7 +198,9 @@ def check_shared(cases: dict[str, Scenario], target: Scenario) -> None:
         if history.is_case_specific(path):
             continue
         if mine.get(path) != prior:
-            raise ConfigError(path, str(mine.get(path)), f"the same prior as the backtest cases (from their shared priors file)")
+            given = describe_prior(mine[path]) if path in mine else "no such prior"
+            raise ConfigError(path, given, f"the same prior as the backtest cases, {describe_prior(prior)} "
+                              "(a scenario must include the cases' shared priors file to be matched on them)")
 
 
 # ---------------------------------------------------------------- output
@@ -296,12 +310,14 @@ def match_run(ens, folder: str | Path = "config/backtests", inner: int = history
         raise ConfigError("--history-matched", target.start, "backtest cases whose windows end before the "
                           "scenario's start (none do; pass --include-later-outcomes to use later ones)")
     paths = [p for p in history.shared_paths(next(iter(cases.values())))]
-    draws = ens.draws[paths]
+    used = np.unique(ens.outcomes["draw"].to_numpy())  # the draws that have replicates in this run
+    draws = ens.draws.loc[used, paths]
     chosen = {k: cases[k] for k in use}
     probs = history.case_probabilities(chosen, draws, inner, ens.seed)
     occurred = {k: bool(c.outcome.occurred) for k, c in chosen.items()}
     w = history.normalised(history.outcome_likelihood(probs, occurred))
-    per_draw_reps = ens.replicates / len(ens.draws)
+    per_draw_reps = ens.replicates / len(used)
+    later = [k for k in use if Quarter.parse(cases[k].end) >= Quarter.parse(target.start)]
     prior = estimates.summarise(ens)
     rows = []
     for step in target.axis.year_end_steps():
@@ -313,15 +329,22 @@ def match_run(ens, folder: str | Path = "config/backtests", inner: int = history
     table = pd.DataFrame(rows)
     head = history.weighted_probability(estimates.per_draw_probability(ens), w, per_draw_reps)
     summary = {"cases": use, "cases_outcomes": {k: occurred[k] for k in use},
-               "later_outcomes_used": [k for k in use if Quarter.parse(cases[k].end) >= Quarter.parse(target.start)],
+               "later_outcomes_used": later,
                "inner_replicates": inner, "draws": len(draws), "ess_draws": history.kish_ess(w.to_numpy()),
                "prior": prior["probability"], "matched": head,
-               "conditional": _matched_conditional(ens, w)}
+               "conditional": _matched_conditional(ens, w, per_draw_reps, observed_in_weights=bool(later))}
     return MatchedForecast(summary, table, history.parameter_shift(draws, w), w)
 
 
-def _matched_conditional(ens, w: pd.Series) -> dict | None:
-    """P(event in (through, window_end] | none through ``through``) under the weights."""
+def _matched_conditional(ens, w: pd.Series, per_draw_reps: float, observed_in_weights: bool = False) -> dict | None:
+    """P(event in (through, window_end] | none through ``through``) under the weights.
+
+    Each draw's conditional probability is h_d / r_d (events in the window over replicates still
+    at risk). If the weights already condition on the observation (a later backtest case covering
+    the same non-event is in them), the matched value is sum_d w_d h_d / r_d; otherwise the
+    observation still has to be applied, and draws are weighted by w_d r_d. The interval is the
+    weighted one of ``history.weighted_probability`` (effective sample size under the weights).
+    """
     from .estimates import conditional_window
 
     window = conditional_window(ens)
@@ -329,11 +352,18 @@ def _matched_conditional(ens, w: pd.Series) -> dict | None:
         return None
     obs = ens.scenario.observed
     frame = pd.DataFrame({"d": ens.outcomes["draw"].to_numpy(), "r": window[0], "h": window[1]}).groupby("d").mean()
+    frame = frame[frame["r"] > 0]
+    per_draw = frame["h"] / frame["r"]
     ww = w.reindex(frame.index).fillna(0.0)
-    at_risk = float(np.dot(ww, frame["r"]))
+    if not observed_in_weights:
+        ww = ww * frame["r"]
+    if float(ww.sum()) <= 0:
+        return None
+    m = history.weighted_probability(per_draw, ww / ww.sum(), per_draw_reps * float(frame["r"].mean()))
     return {"after": obs.through, "window_end": obs.window_end,
             "prior": float(frame["h"].sum() / frame["r"].sum()),
-            "matched": float(np.dot(ww, frame["h"]) / at_risk) if at_risk > 0 else float("nan")}
+            "matched": m["estimate"], "matched_ci_low": m["ci_low"], "matched_ci_high": m["ci_high"],
+            "observation_in_weights": observed_in_weights}
 
 
 def format_matched(m: MatchedForecast) -> str:
@@ -348,7 +378,11 @@ def format_matched(m: MatchedForecast) -> str:
                  f"epistemic {ma['epistemic_low']:.1%}-{ma['epistemic_high']:.1%})")
     c = s.get("conditional")
     if c:
-        lines.append(f"P(event after {c['after']} through {c['window_end']} | none by then): prior {c['prior']:.1%}, matched {c['matched']:.1%}")
+        lines.append(f"P(event after {c['after']} through {c['window_end']} | none by then): prior {c['prior']:.1%}, "
+                     f"matched {c['matched']:.1%} (MC 95% {c['matched_ci_low']:.1%}-{c['matched_ci_high']:.1%})")
+        if c["observation_in_weights"]:
+            lines.append(f"  (the weights already include the non-event through {c['after']}: the conditional is the "
+                         "forecast to read; the matched P(event by horizon) above still counts earlier events)")
     lines.append("largest parameter shifts (matched minus prior mean, share of the prior range):")
     for r in m.parameters.head(5).itertuples():
         lines.append(f"  {r.parameter:<45} {r.prior_mean:8.3f} -> {r.matched_mean:8.3f} ({r.shift_in_range:+.1%})")

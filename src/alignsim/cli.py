@@ -84,8 +84,8 @@ def _run_setup(p: argparse.ArgumentParser):
     p.add_argument("--history-matched", action="store_true",
                    help="also report the forecast with draws weighted by the backtest outcomes "
                    "(cases ending before the scenario's start; see --backtests)")
-    p.add_argument("--backtests", metavar="DIR", default="config/backtests",
-                   help="backtest folder for --history-matched (default config/backtests)")
+    p.add_argument("--backtests", metavar="DIR",
+                   help="backtest folder for --history-matched (default: backtests/ beside the scenario file)")
     p.add_argument("--include-later-outcomes", action="store_true",
                    help="with --history-matched, also use cases whose windows end after the scenario's start")
     p.add_argument("--no-report", action="store_true",
@@ -103,6 +103,19 @@ def _run_setup(p: argparse.ArgumentParser):
         if a.from_manifest:
             kwargs = manifest_run_args(a.from_manifest, a.replicates, a.seed, a.batch_size)
         kwargs.update(workers=a.workers, backend=a.backend, scheduler=a.scheduler, precision=a.precision)
+        if a.history_matched:  # check the matching's inputs before spending time on the run
+            from pathlib import Path
+
+            from .backtest import preflight
+            from .scenario import load_scenario
+
+            if a.precision is not None:
+                raise ConfigError("--history-matched", "--precision", "a fixed-size run (drop --precision)")
+            config = kwargs.get("config")
+            if a.backtests is None:
+                a.backtests = str(Path(config).parent / "backtests") if config else "config/backtests"
+            if config:
+                preflight(a.backtests, load_scenario(config, kwargs.get("overrides") or ()), a.include_later_outcomes)
         result = run(out=a.out, progress=True, resume=a.resume, **kwargs)
         print(headline_text(result.summary, result.scenario, result.wall_seconds))
         prec = result.summary.get("precision")
@@ -138,8 +151,13 @@ def _backtest_setup(p: argparse.ArgumentParser):
         from .backtest import format_table, run_backtest, save_backtest
         from .runstore import new_run_dir
 
-        result = run_backtest(a.folder, n_draws=a.draws, inner=a.inner, seed=a.seed)
-        out_dir = new_run_dir("backtest", a.out)
+        out_dir = new_run_dir("backtest", a.out)  # refuse an existing folder before computing
+        try:
+            result = run_backtest(a.folder, n_draws=a.draws, inner=a.inner, seed=a.seed)
+        except BaseException:
+            if not any(out_dir.iterdir()):
+                out_dir.rmdir()  # the folder this command just made, still empty
+            raise
         save_backtest(result, out_dir)
         print(format_table(result))
         print(f"Results: {out_dir} (scores.csv, reliability.png, parameters_prior_vs_matched.csv)")

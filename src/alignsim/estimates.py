@@ -62,6 +62,17 @@ def clustered_interval(k_g: np.ndarray, n_g: np.ndarray) -> dict[str, np.ndarray
     return {"estimate": p, "se": np.sqrt(var), "n_eff": n_eff, "ci_low": low, "ci_high": high}
 
 
+def clustered_mean_se(values: np.ndarray, clusters: np.ndarray) -> float:
+    """Cluster-robust standard error of the mean of ``values`` (shape (R,)), clusters given per value."""
+    values = np.asarray(values, dtype=np.float64)
+    ids, g = np.unique(clusters, return_inverse=True)
+    G, R = len(ids), len(values)
+    if G < 2:
+        return float(values.std(ddof=1) / np.sqrt(R)) if R > 1 else float("nan")
+    resid = np.bincount(g, weights=values - values.mean(), minlength=G)
+    return float(np.sqrt(G / (G - 1) * np.sum(resid**2)) / R)
+
+
 def _draw_index(result: EnsembleResult) -> tuple[np.ndarray, int]:
     """Each replicate's cluster (outer draw) as 0..G-1, and G."""
     ids, inverse = np.unique(result.outcomes["draw"].to_numpy(), return_inverse=True)
@@ -246,7 +257,7 @@ def summarise(result: EnsembleResult) -> dict:
         "start": s.start,
         "horizon": s.end,
         "replicates": int(result.replicates),
-        "draws": int(len(result.draws)),
+        "draws": int(result.outcomes["draw"].nunique()),  # draws with replicates in this run
         "replicates_per_draw": replicates_per_draw(result),
         "monte_carlo_interval": ("Wilson 95% at the cluster-robust effective sample size "
                                  "(replicates clustered by outer parameter draw)"),

@@ -25,7 +25,7 @@ def cumulative_figure(cum: pd.DataFrame, year_ends: pd.DataFrame, title: str, ev
     fig, ax = plt.subplots(figsize=(8, 4.5))
     x = _quarter_x(cum["quarter"])
     ax.fill_between(x, cum["ci_low"], cum["ci_high"], alpha=0.35, color=color,
-                    label="Monte Carlo 95% interval (Wilson)")
+                    label="Monte Carlo 95% interval (cluster-robust Wilson)")
     ax.plot(x, cum["estimate"], color=color, lw=2, label="probability (all draws)")
     xe = _quarter_x(year_ends["quarter"])
     ax.vlines(xe, year_ends["epistemic_low"], year_ends["epistemic_high"], color="#444444", lw=1.5,

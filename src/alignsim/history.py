@@ -89,6 +89,13 @@ def event_hits(case: Scenario, outcomes: pd.DataFrame) -> np.ndarray:
     return outcomes["member_at_event"].to_numpy().astype(bool)
 
 
+def case_seed(seed: int, name: str) -> int:
+    """A case's own seed, derived from the run's seed and the case's name (63 bits)."""
+    from .streams import stream_key
+
+    return int(stream_key(seed, f"case:{name}", 0)[0] >> np.uint64(1))
+
+
 def case_probabilities(cases: Mapping[str, Scenario], draws: pd.DataFrame, inner: int, seed: int,
                        chunk_draws: int = 50) -> pd.DataFrame:
     """P(event within each case's window | draw): tidy table (draw, case, events, n, p).
@@ -100,9 +107,10 @@ def case_probabilities(cases: Mapping[str, Scenario], draws: pd.DataFrame, inner
         raise ConfigError("inner", inner, "at least 1 inner replicate per draw")
     rows = []
     for name, case in cases.items():
+        own = case_seed(seed, name)  # each case its own random numbers: leave-one-out stays independent
         for first in range(0, len(draws), chunk_draws):
             n = min(chunk_draws, len(draws) - first)
-            res = simulate(case, case_params(case, draws, inner, seed, first, n), seed)
+            res = simulate(case, case_params(case, draws, inner, own, first, n), own)
             hits = event_hits(case, res.replicates)
             k = hits.reshape(n, inner).sum(axis=1)
             rows.append(pd.DataFrame({"draw": draws.index[first:first + n], "case": name,

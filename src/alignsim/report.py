@@ -70,12 +70,26 @@ def read_run(run_dir: Path) -> tuple[dict, dict, Scenario, dict[str, pd.DataFram
         manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise RunError(f"RUN_DIR {run_dir}: summary.json or manifest.json is not valid JSON ({exc.msg})") from None
-    doc = yaml.safe_load((run_dir / "config.resolved.yaml").read_text(encoding="utf-8"))
     try:
-        scenario = validate_document(doc)
+        doc = yaml.safe_load((run_dir / "config.resolved.yaml").read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RunError(f"RUN_DIR {run_dir}: config.resolved.yaml is not readable YAML "
+                       f"({str(exc).splitlines()[0]})") from None
+    try:
+        scenario = validate_document(doc if isinstance(doc, dict) else {})
     except ConfigError as exc:
         raise RunError(f"RUN_DIR {run_dir}: config.resolved.yaml no longer validates ({exc})") from None
-    tables = {name: pd.read_csv(run_dir / f"{name}.csv") for name in ("quarters", "year_ends", "contributions")}
+    tables = {}
+    for name, needed in (("quarters", "quarter"), ("year_ends", "quarter"), ("contributions", "driver")):
+        try:
+            tables[name] = pd.read_csv(run_dir / f"{name}.csv")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise RunError(f"RUN_DIR {run_dir}: {name}.csv is not a readable table ({exc})") from None
+        if needed not in tables[name]:
+            raise RunError(f"RUN_DIR {run_dir}: {name}.csv has no '{needed}' column; expected a table written by `run`")
+    for key in ("probability", "start", "horizon", "event", "cumulative"):
+        if key not in summary:
+            raise RunError(f"RUN_DIR {run_dir}: summary.json has no '{key}'; expected one written by `run`")
     return summary, manifest, scenario, tables
 
 

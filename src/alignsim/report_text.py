@@ -6,6 +6,7 @@ from .scenario import Scenario
 
 
 MIN_PER_DRAW = 50  # fewer inner replicates than this and a draw's probability is mostly noise
+MIN_DRAWS = 500    # outer draws advised for an epistemic range
 
 
 def pct(x: float) -> str:
@@ -15,18 +16,27 @@ def pct(x: float) -> str:
 def headline_sentence(summary: dict, scenario: Scenario) -> str:
     p = summary["probability"]
     when = "" if summary.get("event_kind") == "member_at" else f" by the end of {summary['horizon']}"
+    mc = f"Monte Carlo 95% interval {pct(p['ci_low'])}-{pct(p['ci_high'])}"
+    per_draw = summary.get("replicates_per_draw")
+    if per_draw is not None and per_draw < MIN_PER_DRAW:
+        spread = f"{mc}; no epistemic range: only {per_draw} replicate(s) per parameter draw"
+    else:
+        spread = (f"epistemic range {pct(p['epistemic_low'])}-{pct(p['epistemic_high'])} across parameter "
+                  f"draws; {mc}")
     return (f"As seen from {summary['start']}, the probability that {summary['event']}{when} is "
-            f"{pct(p['estimate'])} (epistemic range {pct(p['epistemic_low'])}-"
-            f"{pct(p['epistemic_high'])} across parameter draws; Monte Carlo 95% interval "
-            f"{pct(p['ci_low'])}-{pct(p['ci_high'])}).")
+            f"{pct(p['estimate'])} ({spread}).")
 
 
 def headline_text(summary: dict, scenario: Scenario, wall_seconds: float | None = None) -> str:
     lines = [scenario.question, "", headline_sentence(summary, scenario), ""]
     per_draw = summary.get("replicates_per_draw")
     if per_draw is not None and per_draw < MIN_PER_DRAW:
-        lines += [f"warning: only {per_draw} replicates per parameter draw: the epistemic range is dominated by "
-                  f"Monte Carlo noise; use at least {MIN_PER_DRAW} per draw (--replicates {MIN_PER_DRAW} x draws).", ""]
+        lines += [f"warning: only {per_draw} replicate(s) per parameter draw ({summary['draws']} draws): the "
+                  f"epistemic ranges below are mostly Monte Carlo noise; a fixed-size run with at least "
+                  f"{MIN_PER_DRAW} replicates per draw gives them.", ""]
+    if summary.get("draws", MIN_DRAWS) < MIN_DRAWS:
+        lines += [f"warning: only {summary['draws']} parameter draws (at least {MIN_DRAWS} are advised for the "
+                  "epistemic range).", ""]
     lines.append(f"{'year-end':<12}{'P(event by)':>12}{'MC 95% CI':>18}{'epistemic 5-95%':>20}{'P(member)':>11}")
     for c, m in zip(summary["cumulative"], summary["member_at_year_end"]):
         lines.append(f"{c['date']:<12}{pct(c['estimate']):>12}{pct(c['ci_low']) + '-' + pct(c['ci_high']):>18}"

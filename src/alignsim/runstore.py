@@ -63,7 +63,10 @@ def new_run_dir(scenario_name: str, out: str | Path | None = None, root: str | P
         path = Path(out)
         if path.exists():
             raise RunError(f"--out {path}: the folder exists; choose a new one (runs never overwrite)")
-        path.mkdir(parents=True)
+        try:
+            path.mkdir(parents=True)
+        except OSError as exc:
+            raise RunError(f"--out {path}: cannot create the folder ({exc.strerror}); expected a writable path") from None
         return path
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path(root) / f"{scenario_name}-{stamp}"

@@ -26,8 +26,8 @@ from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
 from .errors import ConfigError
-from .estimates import Z95
-from .priors import params_from_quantiles, ppf, salib_problem
+from .estimates import Z95, clustered_mean_se
+from .priors import draw_of_replicate, params_from_quantiles, ppf, salib_problem
 from .scenario import Scenario, iter_priors
 from .sweep import PointRunner
 
@@ -152,12 +152,14 @@ def tornado(scenario: Scenario, runner: PointRunner, seed: int, replicates: int,
     for path, lo, hi in values:
         tasks += [(scenario, {path: lo}), (scenario, {path: hi})]
     hits = runner.hits(tasks, seed, replicates, "prior", by_step)
+    n_draws = min(scenario.monte_carlo.draws, replicates)
     base = float(hits[0].mean())
     rows = []
     for j, (path, lo, hi) in enumerate(values):
         h_lo, h_hi = hits[1 + 2 * j], hits[2 + 2 * j]
         diff = h_hi.astype(float) - h_lo.astype(float)
-        se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+        # paired differences, clustered by outer draw (replicate i takes draw i mod draws, as in sweep.base_params)
+        se = clustered_mean_se(diff, draw_of_replicate(np.arange(len(diff)), len(diff), n_draws))
         swing = float(diff.mean())
         rows.append({"name": path, "basis": dict(priors)[path].basis, "value_low": lo, "value_high": hi,
                      "p_low": float(h_lo.mean()), "p_high": float(h_hi.mean()), "swing": swing,

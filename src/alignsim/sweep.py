@@ -368,7 +368,7 @@ def sweep_figure(sweep: Sweep, table: pd.DataFrame, event: str):
     for ax, path in zip(axes[0], panels):
         sub = table[table["path"] == path] if sweep.spec.mode == "oat" else table
         x = sub["value"] if sweep.spec.mode == "oat" else sub[path]
-        ax.fill_between(x, sub["ci_low"], sub["ci_high"], alpha=0.3, color="#d95f02", label="95% interval (Wilson)")
+        ax.fill_between(x, sub["ci_low"], sub["ci_high"], alpha=0.3, color="#d95f02", label="Monte Carlo 95% interval")
         ax.plot(x, sub["estimate"], "o-", color="#d95f02", label="probability")
         ax.set_xlabel(path)
         ax.grid(alpha=0.3)
