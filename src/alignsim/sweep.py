@@ -385,6 +385,10 @@ def run_sweep_file(path: str | Path, out: str | Path | None = None, workers: int
 
     sweep = Sweep.from_file(path)
     reps = sweep.spec.replicates if replicates is None else int(replicates)
+    limits = type(sweep.spec).model_fields["replicates"].metadata  # the schema's bounds apply to --replicates too
+    low = next((m.ge for m in limits if getattr(m, "ge", None) is not None), 1)
+    if reps < low:
+        raise ConfigError("--replicates", reps, f"at least {low} replicates per point, as in a sweep file")
     out_dir = runstore.new_run_dir(f"sweep-{sweep.spec.name}", out) if save else None
     started = time.perf_counter()
     with PointRunner(sweep.spec.workers if workers is None else workers) as runner:
