@@ -179,15 +179,16 @@ def usable_cases(cases: dict[str, Scenario], target: Scenario, include_later: bo
     return [k for k, c in cases.items() if Quarter.parse(c.end) < start]
 
 
-def preflight(folder: str | Path, target: Scenario, include_later: bool = False) -> list[str]:
-    """Check, before any simulation, that ``target`` can be history-matched on ``folder``'s cases."""
+def preflight(folder: str | Path, target: Scenario,
+              include_later: bool = False) -> tuple[dict[str, Scenario], list[str]]:
+    """The cases of ``folder`` and the names usable for ``target``; checked before any simulation."""
     cases = load_cases(folder)
     check_shared(cases, target)
     use = usable_cases(cases, target, include_later)
     if not use:
         raise ConfigError("--history-matched", target.start, "backtest cases whose windows end before the "
                           "scenario's start (none do; pass --include-later-outcomes to use later ones)")
-    return use
+    return cases, use
 
 
 def check_shared(cases: dict[str, Scenario], target: Scenario) -> None:
@@ -303,12 +304,7 @@ def match_run(ens, folder: str | Path = "config/backtests", inner: int = history
     if inner < history.MIN_INNER:
         raise ConfigError("inner", inner, f"at least {history.MIN_INNER} inner replicates per draw")
     target = ens.scenario
-    cases = load_cases(folder)
-    check_shared(cases, target)
-    use = usable_cases(cases, target, include_later)
-    if not use:
-        raise ConfigError("--history-matched", target.start, "backtest cases whose windows end before the "
-                          "scenario's start (none do; pass --include-later-outcomes to use later ones)")
+    cases, use = preflight(folder, target, include_later)
     paths = [p for p in history.shared_paths(next(iter(cases.values())))]
     used = np.unique(ens.outcomes["draw"].to_numpy())  # the draws that have replicates in this run
     draws = ens.draws.loc[used, paths]
