@@ -57,6 +57,12 @@ def _half_width(text: str) -> float:
     return value
 
 
+def _scenario_arguments(p: argparse.ArgumentParser) -> None:
+    """The scenario file and its ``--set`` overrides, as every command that reads one takes them."""
+    p.add_argument("config", help="scenario YAML file")
+    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a config value")
+
+
 @command("run", "run a scenario and write its run folder")
 def _run_setup(p: argparse.ArgumentParser):
     p.add_argument("config", nargs="?", help="scenario YAML file, e.g. config/base.yaml "
@@ -167,8 +173,7 @@ def _backtest_setup(p: argparse.ArgumentParser):
 
 @command("validate", "check a scenario file and its evidence without running it")
 def _validate_setup(p: argparse.ArgumentParser):
-    p.add_argument("config", help="scenario YAML file")
-    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a config value")
+    _scenario_arguments(p)
 
     def go(a: argparse.Namespace) -> int:
         from .priors import prior_paths
@@ -202,8 +207,7 @@ def _report_setup(p: argparse.ArgumentParser):
 
 @command("explain", "print each driver's mechanism, prior, basis and evidence, without running")
 def _explain_setup(p: argparse.ArgumentParser):
-    p.add_argument("config", help="scenario YAML file")
-    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a config value")
+    _scenario_arguments(p)
     p.add_argument("--csv", action="store_true", help="print the driver table as CSV instead of text")
 
     def go(a: argparse.Namespace) -> int:

@@ -50,22 +50,24 @@ def add_png_routes() -> None:
         routes.insert(0, route)
 
 
+def _show(model, figure) -> None:
+    """Redraw ``figure(history, scenario)`` of the trajectory stepped so far, as a PNG image."""
+    update_counter.get()
+    with _LOCK:
+        png = png_bytes(figure(model.history, model.scenario))
+    solara.Image(png, format="png")
+
+
 @solara.component
 def GapPlot(model):
     """The utility gap dU over the quarters stepped so far."""
-    update_counter.get()
-    with _LOCK:
-        png = png_bytes(gap_figure(model.history, model.scenario))
-    solara.Image(png, format="png")
+    _show(model, gap_figure)
 
 
 @solara.component
 def StatesPlot(model):
     """Every agent's state variables, one panel per actor in its colour."""
-    update_counter.get()
-    with _LOCK:
-        png = png_bytes(states_figure(model.history, model.scenario))
-    solara.Image(png, format="png")
+    _show(model, states_figure)
 
 
 @solara.component
