@@ -6,7 +6,7 @@
 Prints, in one run:
 - the engine's replicate-quarters per second at each size, one process and ``--workers``
   processes, with peak memory (each size in a fresh subprocess, so peaks do not carry over);
-- the Mesa baseline (``alignsim.baseline``: scalar state, one replicate per Model, through
+- the Mesa baseline (``alignsim.engine.mesa_baseline``: scalar state, one replicate per Model, through
   ``mesa.batch_run``, a seed per replicate) on ``--baseline`` replicates, its agreement with the
   engine (in standard errors) and the throughput ratio;
 - the random-number floor: the time to draw, alone, every uniform/normal the model consumes
@@ -40,9 +40,9 @@ def _peak_mb() -> tuple[float, float]:
 def one_size(config: str, replicates: int, workers: int, seed: int) -> dict:
     """Run one ensemble (no per-replicate table kept) and report time and peak memory."""
     from alignsim import load_scenario
-    from alignsim.ensemble import run_ensemble
-    from alignsim.estimates import summarise
-    from alignsim.parallel import LocalPool
+    from alignsim.engine.ensemble import run_ensemble
+    from alignsim.engine.estimates import summarise
+    from alignsim.engine.parallel import LocalPool
 
     s = load_scenario(config)
     pool = LocalPool(workers) if workers > 1 else None
@@ -72,10 +72,11 @@ def in_subprocess(config: str, replicates: int, workers: int, seed: int) -> dict
 
 def random_floor(config: str, replicates: int, seed: int) -> tuple[float, int]:
     """Seconds to draw every random number a run of ``replicates`` consumes, and how many calls."""
-    import alignsim.model as model_mod
-    from alignsim import load_scenario, streams
-    from alignsim.ensemble import batch_bounds, simulate
-    from alignsim.priors import replicate_params, sample_draws
+    import alignsim.engine.model as model_mod
+    from alignsim import load_scenario
+    from alignsim.engine import streams
+    from alignsim.engine.ensemble import batch_bounds, simulate
+    from alignsim.engine.priors import replicate_params, sample_draws
 
     s = load_scenario(config)
     calls: list[tuple[str, str, int]] = []
@@ -95,7 +96,7 @@ def random_floor(config: str, replicates: int, seed: int) -> tuple[float, int]:
 
 def baseline(config: str, replicates: int, seed: int) -> dict:
     from alignsim import load_scenario
-    from alignsim.baseline import batch_run_outcomes
+    from alignsim.engine.mesa_baseline import batch_run_outcomes
 
     s = load_scenario(config)
     t0 = time.perf_counter()
@@ -107,7 +108,7 @@ def baseline(config: str, replicates: int, seed: int) -> dict:
 
 
 def startup_times(workers: int) -> dict:
-    from alignsim.parallel import DaskPool, LocalPool
+    from alignsim.engine.parallel import DaskPool, LocalPool
 
     out = {}
     for method in ("spawn", "forkserver"):
@@ -133,7 +134,7 @@ def main() -> None:
         print(json.dumps(one_size(a.config, a.one, a.workers, a.seed)))
         return
 
-    from alignsim.runstore import cpu_name, versions
+    from alignsim.runs.folder import cpu_name, versions
 
     v = versions()
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical cores); Python {v['python']}, numpy {v['numpy']}, "

@@ -22,14 +22,15 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from alignsim import figures, runstore
-from alignsim.discovery import discovery_text, prim_boxes
+from alignsim.outputs import figures
+from alignsim.runs import folder as runstore
+from alignsim.analyses.discovery import discovery_text, prim_boxes
 from alignsim.errors import AlignsimError
-from alignsim.priors import params_from_quantiles, salib_problem
+from alignsim.engine.priors import params_from_quantiles, salib_problem
 from alignsim.scenario import load_scenario
-from alignsim.sensitivity import (basis_share, morris_screening, noise_share, scenario_model, sobol_figure,
+from alignsim.analyses.sensitivity import (basis_share, morris_screening, noise_share, scenario_model, sobol_figure,
                                   sobol_indices, tornado, tornado_figure, with_basis)
-from alignsim.sweep import PointRunner, Sweep, sweep_figure, validate_spec
+from alignsim.analyses.sweep import PointRunner, Sweep, sweep_figure, validate_spec
 
 
 class _S(BaseModel):

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from alignsim import backtest
-from alignsim.cli import main
+from alignsim.analyses import backtest
+from alignsim.apps.cli import main
 from alignsim.errors import ConfigError
 from alignsim.scenario import load_document, load_scenario
 
@@ -138,7 +138,7 @@ def test_run_history_matched_writes_prior_and_matched_forecasts(tmp_path, capsys
 
 
 def test_base_matched_forecast_uses_only_earlier_outcomes_unless_told():
-    from alignsim.api import run
+    from alignsim.runs.api import run
 
     result = run(CONFIG / "base.yaml", replicates=400, save=False, overrides=["monte_carlo.draws=8"])
     m = backtest.match_run(result.ensemble, CONFIG / "backtests")
@@ -150,7 +150,7 @@ def test_base_matched_forecast_uses_only_earlier_outcomes_unless_told():
 
 
 def test_second_country_runs_with_no_code_change():
-    from alignsim.api import run
+    from alignsim.runs.api import run
 
     result = run(CONFIG / "armenia.yaml", replicates=500, save=False)
     assert result.scenario.event.kind == "first_exit" and result.scenario.focal == "armenia"

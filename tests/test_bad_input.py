@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from alignsim import ConfigError, load_scenario
-from alignsim.scenario import apply_override, load_document, validate_document
+from alignsim.scenario import load_document
 
 from conftest import CONFIG, ROOT, minimal_doc, driver, fixed, uniform
 

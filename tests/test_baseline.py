@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from alignsim import load_scenario, run_ensemble
-from alignsim.baseline import ScalarModel, batch_run_outcomes
-from alignsim.estimates import event_step
-from alignsim.priors import replicate_params, sample_draws
+from alignsim.engine.mesa_baseline import ScalarModel, batch_run_outcomes
+from alignsim.engine.estimates import event_step
+from alignsim.engine.priors import replicate_params, sample_draws
 
 from conftest import CONFIG
 

@@ -7,9 +7,9 @@ import re
 import pytest
 
 from alignsim import ConfigError, load_scenario
-from alignsim.evidence import evidence_table
+from alignsim.scenario.evidence import evidence_table
 
-from conftest import CONFIG, ROOT, fixed, minimal_doc, uniform
+from conftest import CONFIG, ROOT, minimal_doc, uniform
 
 
 def test_base_loads_and_every_number_is_cited():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from alignsim import load_scenario, run_ensemble
-from alignsim.estimates import cumulative
+from alignsim.engine.estimates import cumulative
 
 from conftest import CONFIG, minimal_doc
 
@@ -42,7 +42,7 @@ def test_same_numbers_for_any_batch_size():
 def test_monte_carlo_interval_matches_the_spread_across_seeds():
     """Replicates of one parameter draw are not independent: the reported standard error must
     match how much the estimate really moves between seeds, where a binomial one would not."""
-    from alignsim.estimates import summarise
+    from alignsim.engine.estimates import summarise
 
     scenario = load_scenario(CONFIG / "base.yaml")
     estimates, ses, naive = [], [], []

@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 
 from alignsim import load_scenario
-from alignsim.evidence import describe_prior
-from alignsim.explain import assumption_table, driver_table, explain_text
+from alignsim.scenario.evidence import describe_prior
+from alignsim.outputs.explain import assumption_table, driver_table, explain_text
 
 from conftest import CONFIG, ROOT, driver, minimal_doc
 
@@ -60,7 +60,7 @@ def test_explain_follows_a_changed_config(write_doc):
 
 def _cli(capsys, *args: str) -> tuple[int, str, str]:
     """The command in this process (as ``python -m alignsim`` runs it): exit code, stdout, stderr."""
-    from alignsim.cli import main
+    from alignsim.apps.cli import main
 
     code = main(list(args))
     out = capsys.readouterr()

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from alignsim import ConfigError, load_scenario
-from alignsim.explore import APP_FILE, ExploreModel, slider_specs
+from alignsim.apps.explore import APP_FILE, ExploreModel, slider_specs
 
 from conftest import CONFIG, ROOT
 

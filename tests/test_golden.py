@@ -11,7 +11,7 @@ import json
 import pytest
 
 from alignsim import load_scenario, run_ensemble
-from alignsim.estimates import summarise
+from alignsim.engine.estimates import summarise
 
 from conftest import CONFIG, ROOT
 

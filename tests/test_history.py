@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alignsim import history
-from alignsim.ensemble import simulate
+from alignsim.analyses import history
+from alignsim.engine.ensemble import simulate
 from alignsim.errors import ConfigError
-from alignsim.priors import point_params
+from alignsim.engine.priors import point_params
 from alignsim.scenario import Outcome, validate_document
 
 from conftest import fixed, logit, minimal_doc, uniform

@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from alignsim import load_scenario, simulate
-from alignsim.ensemble import EnsembleResult
-from alignsim.estimates import event_step
-from alignsim.priors import replicate_params, sample_draws
+from alignsim.engine.ensemble import EnsembleResult
+from alignsim.engine.estimates import event_step
+from alignsim.engine.priors import replicate_params, sample_draws
 from alignsim.scenario import Scenario
 
 from conftest import CONFIG

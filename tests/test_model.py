@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from alignsim import load_scenario, simulate
-from alignsim.priors import point_params
+from alignsim.engine.priors import point_params
 
 from conftest import CONFIG, driver, fixed, minimal_doc
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from alignsim import load_scenario, run_ensemble
-from alignsim.api import run
-from alignsim.cli import main
+from alignsim.runs.api import run
+from alignsim.apps.cli import main
 from alignsim.errors import ConfigError, RunError
-from alignsim.parallel import DaskPool, LocalPool, _warm, open_pool
+from alignsim.engine.parallel import DaskPool, LocalPool, _warm, open_pool
 
 from conftest import CONFIG
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from alignsim import load_scenario, run_ensemble
-from alignsim.cli import main
+from alignsim.apps.cli import main
 from alignsim.errors import ConfigError
-from alignsim.estimates import wilson
-from alignsim.estimates import cumulative
-from alignsim.precision import PRECISION_DRAWS, headline_half_width, needed_replicates, run_to_precision
+from alignsim.engine.estimates import wilson
+from alignsim.engine.estimates import cumulative
+from alignsim.engine.precision import PRECISION_DRAWS, headline_half_width, needed_replicates, run_to_precision
 
 from conftest import CONFIG
 

@@ -18,9 +18,9 @@ import pytest
 from PIL import Image
 
 from alignsim import RunError, run
-from alignsim.cli import main
-from alignsim.report import build_report
-from alignsim.report_text import headline_sentence, pct
+from alignsim.apps.cli import main
+from alignsim.runs.report import build_report
+from alignsim.outputs.report_text import headline_sentence, pct
 
 from conftest import CONFIG
 

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alignsim import RunError, api, load_scenario, simulate
-from alignsim import priors as priors_module
-from alignsim.priors import point_params
-from alignsim.runstore import config_hash
+from alignsim import RunError, load_scenario, simulate
+from alignsim.runs import api
+from alignsim.engine import priors as priors_module
+from alignsim.engine.priors import point_params
+from alignsim.runs.folder import config_hash
 
 from conftest import CONFIG, ROOT
 
@@ -78,7 +79,7 @@ def test_non_finite_stops_a_whole_run(monkeypatch):
 
 WRAPPER = """
 import sys, numpy as np
-import alignsim.priors as p
+import alignsim.engine.priors as p
 real = p.ppf
 def ppf(prior, u):
     out = real(prior, u)
@@ -86,7 +87,7 @@ def ppf(prior, u):
         out = out.copy(); out[7] = np.inf
     return out
 p.ppf = ppf
-from alignsim.cli import main
+from alignsim.apps.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alignsim import api, runstore
+from alignsim.runs import api
+from alignsim.runs import folder as runstore
 from alignsim.errors import ConfigError, RunError
-from alignsim.resume import BATCH_DIR, load_batches
+from alignsim.runs.resume import BATCH_DIR, load_batches
 
 from conftest import CONFIG, ROOT
 
@@ -32,7 +33,7 @@ def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
 
 def _main(capsys, *args: str) -> tuple[int, str]:
     """The CLI in this process (no interpreter start-up): exit code and stderr."""
-    from alignsim.cli import main
+    from alignsim.apps.cli import main
 
     code = main(list(args))
     return code, capsys.readouterr().err
@@ -98,7 +99,7 @@ class _Interrupt:
         self.after = after
 
     def __call__(self, scenario, draws, replicates, seed, tasks):
-        from alignsim.ensemble import run_batch
+        from alignsim.engine.ensemble import run_batch
 
         for i, (k, a, b) in enumerate(tasks):
             if i == self.after:

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from conftest import driver, fixed, minimal_doc, uniform
 
-from alignsim.discovery import prim_boxes
+from alignsim.analyses.discovery import prim_boxes
 from alignsim.errors import ConfigError
 from alignsim.scenario import validate_document
-from alignsim.sensitivity import basis_share, morris_screening, scenario_model, sobol_indices, tornado
-from alignsim.sweep import PointRunner
+from alignsim.analyses.sensitivity import basis_share, morris_screening, scenario_model, sobol_indices, tornado
+from alignsim.analyses.sweep import PointRunner
 
 A, B = 7.0, 0.1  # Ishigami constants
 V = A**2 / 8 + B * np.pi**4 / 5 + B**2 * np.pi**8 / 18 + 0.5

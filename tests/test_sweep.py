@@ -13,7 +13,7 @@ from conftest import CONFIG, ROOT, driver, fixed, minimal_doc, uniform
 
 from alignsim.errors import ConfigError
 from alignsim.scenario import load_scenario
-from alignsim.sweep import PointRunner, Sweep, SweepSpec, load_sweep, run_sweep_file
+from alignsim.analyses.sweep import PointRunner, Sweep, SweepSpec, load_sweep, run_sweep_file
 
 
 def _sweep_file(tmp_path, scenario: str, parameters: list, name: str = "test", **extra):

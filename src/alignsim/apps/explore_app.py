@@ -1,4 +1,4 @@
-"""The explore page: ``solara run src/alignsim/explore_app.py`` (from the repository root).
+"""The explore page: ``solara run src/alignsim/apps/explore_app.py`` (from the repository root).
 
 A Mesa ``SolaraViz`` page over ``explore.ExploreModel`` (one trajectory of the scenario in
 ``$ALIGNSIM_CONFIG``, default config/base.yaml): sliders for the driver weights and the join
@@ -16,7 +16,7 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from alignsim.errors import ConfigError
-from alignsim.explore import ExploreModel, config_path, gap_figure, png_bytes, slider_specs, states_figure, \
+from alignsim.apps.explore import ExploreModel, config_path, gap_figure, png_bytes, slider_specs, states_figure, \
     trajectory_png
 
 _LOCK = threading.Lock()  # matplotlib's pyplot is not thread-safe; the PNG routes run in threads

@@ -21,10 +21,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .ensemble import OUTCOME_COLUMNS, BatchResult, EnsembleResult, run_ensemble
-from .errors import ConfigError
-from .estimates import Z95, wilson
-from .scenario import Scenario
+from alignsim.engine.ensemble import OUTCOME_COLUMNS, BatchResult, EnsembleResult, run_ensemble
+from alignsim.errors import ConfigError
+from alignsim.engine.estimates import Z95
+from alignsim.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ PRECISION_DRAWS = 50_000  # outer draws of a precision run (a 4 MB-per-column dr
 
 def headline_half_width(result: EnsembleResult) -> tuple[float, float]:
     """(estimate, 95% half-width) of P(event by the horizon), as reported in ``summary.json``."""
-    from .estimates import cumulative
+    from alignsim.engine.estimates import cumulative
 
     last = cumulative(result).iloc[-1]
     return float(last["estimate"]), float(last["ci_high"] - last["ci_low"]) / 2.0
@@ -59,7 +59,7 @@ def headline_half_width(result: EnsembleResult) -> tuple[float, float]:
 
 def design_effect(result: EnsembleResult) -> float:
     """Replicates per effective replicate of the headline probability (>= 1)."""
-    from .estimates import cumulative
+    from alignsim.engine.estimates import cumulative
 
     last = cumulative(result).iloc[-1]
     return max(1.0, result.replicates / max(float(last["n_eff"]), 1.0))

@@ -25,11 +25,11 @@ from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
-from .errors import ConfigError
-from .estimates import Z95, clustered_mean_se
-from .priors import draw_of_replicate, params_from_quantiles, ppf, salib_problem
-from .scenario import Scenario, iter_priors
-from .sweep import PointRunner
+from alignsim.errors import ConfigError
+from alignsim.engine.estimates import Z95, clustered_mean_se
+from alignsim.engine.priors import draw_of_replicate, params_from_quantiles, ppf, salib_problem
+from alignsim.scenario import Scenario, iter_priors
+from alignsim.analyses.sweep import PointRunner
 
 Model = Callable[[np.ndarray], np.ndarray]
 
@@ -172,7 +172,7 @@ def tornado(scenario: Scenario, runner: PointRunner, seed: int, replicates: int,
 
 def tornado_figure(table: pd.DataFrame, event: str, top: int = 15):
     """Horizontal bars from P(low quantile) to P(high quantile) around the base probability."""
-    from .figures import plt
+    from alignsim.outputs.figures import plt
 
     t = table.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))
@@ -191,7 +191,7 @@ def tornado_figure(table: pd.DataFrame, event: str, top: int = 15):
 
 def sobol_figure(table: pd.DataFrame, top: int = 20):
     """First- and total-order indices with their 95% intervals, largest total order first."""
-    from .figures import plt
+    from alignsim.outputs.figures import plt
 
     t = table.sort_values("ST", ascending=False).head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import ConfigError
-from .scenario import Cited, Prior, Scenario
+from alignsim.errors import ConfigError
+from alignsim.scenario.schema import DIST_FIELDS, Prior, Scenario, iter_cited
 
 _URL = re.compile(r"https?://[^\s;,)]+")
 _TRANSLATE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
@@ -52,29 +52,6 @@ def listed_urls(seeds: Path) -> set[str]:
     return {_clean_url(u) for u in _URL.findall(text)}
 
 
-def iter_cited(scenario: Scenario) -> list[tuple[str, Cited]]:
-    """Every cited item (priors, shocks, scripted events, facts) with its dotted path."""
-    from pydantic import BaseModel
-
-    out: list[tuple[str, Cited]] = []
-
-    def walk(prefix: str, node: object) -> None:
-        if isinstance(node, Cited):
-            out.append((prefix, node))
-        if isinstance(node, BaseModel):
-            for name in type(node).model_fields:
-                walk(f"{prefix}.{name}" if prefix else name, getattr(node, name))
-        elif isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}.{k}", v)
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(f"{prefix}.{i}", v)
-
-    walk("", scenario)
-    return out
-
-
 def check_scenario_evidence(scenario: Scenario, seeds: Path) -> None:
     """Raise ``ConfigError`` naming the first quote not found verbatim or URL not listed."""
     corpus = source_texts(seeds)
@@ -89,8 +66,6 @@ def check_scenario_evidence(scenario: Scenario, seeds: Path) -> None:
 
 def describe_prior(prior: Prior) -> str:
     """A short human-readable form, e.g. ``uniform(0.5, 2)``."""
-    from .scenario import DIST_FIELDS
-
     args = ", ".join(f"{getattr(prior, k):g}" for k in DIST_FIELDS[prior.dist])
     return f"{prior.dist}({args})"
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .ensemble import FIXED_POINT, EnsembleResult, gap_bin_edges
-from .timeaxis import Quarter
+from alignsim.engine.ensemble import FIXED_POINT, EnsembleResult, gap_bin_edges
+from alignsim.scenario.timeaxis import Quarter
 
 Z95 = 1.959963984540054
 
@@ -212,7 +212,7 @@ def contributions(result: EnsembleResult) -> pd.DataFrame:
     for k, name in enumerate(s.drivers):
         frames.append(pd.DataFrame({"quarter": quarters, "driver": name,
                                     "contribution": result.totals.contributions[:, k] / FIXED_POINT / n}))
-    from .scenario import variable_refs
+    from alignsim.scenario import variable_refs
 
     b = list(variable_refs(s)).index("barrier")
     frames.append(pd.DataFrame({"quarter": quarters, "driver": "barrier",

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .model import AlignmentModel
-from .priors import replicate_params, sample_draws
-from .scenario import Scenario, variable_refs
-from .timeaxis import Quarter
+from alignsim.engine.model import AlignmentModel
+from alignsim.engine.priors import replicate_params, sample_draws
+from alignsim.scenario import Scenario, variable_refs
+from alignsim.scenario.timeaxis import Quarter
 
 Array = np.ndarray
 FIXED_POINT = 2.0**32

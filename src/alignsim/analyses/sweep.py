@@ -26,14 +26,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .ensemble import EnsembleResult, simulate
-from .errors import ConfigError
-from .priors import draw_of_replicate
-from .estimates import clustered_interval, event_step, standard_error, wilson
-from .priors import point_params, prior_paths, replicate_params, sample_draws
-from .scenario import (Scenario, apply_override, find_seeds, load_document, read_yaml,
+from alignsim.engine.ensemble import EnsembleResult, simulate
+from alignsim.errors import ConfigError
+from alignsim.engine.priors import draw_of_replicate
+from alignsim.engine.estimates import clustered_interval, event_step, standard_error, wilson
+from alignsim.engine.priors import point_params, prior_paths, replicate_params, sample_draws
+from alignsim.scenario import (Scenario, apply_override, find_seeds, load_document, read_yaml,
                        validate_document)
-from .timeaxis import Quarter
+from alignsim.scenario.timeaxis import Quarter
 
 Others = Literal["prior", "median"]
 CHUNK_POINTS = 100  # points per task sent to a worker, at most (more tasks only for small sweeps)
@@ -91,7 +91,7 @@ def _run_chunk(seed: int, replicates: int, others: Others, by_step: int | None,
 
 
 def _warm(_: int = 0) -> int:
-    from . import ensemble  # noqa: F401  (importing the engine and Mesa is the point)
+    from alignsim.engine import ensemble  # noqa: F401  (importing the engine and Mesa is the point)
 
     return 0
 
@@ -278,7 +278,7 @@ class Sweep:
     """A sweep bound to its scenario: validates every point before anything runs."""
 
     def __init__(self, spec: SweepSpec, scenario_path: str | Path) -> None:
-        from .evidence import check_scenario_evidence
+        from alignsim.scenario.evidence import check_scenario_evidence
 
         self.spec = spec.check()
         self.scenario_path = Path(scenario_path)
@@ -346,7 +346,7 @@ class Sweep:
 
 def sweep_figure(sweep: Sweep, table: pd.DataFrame, event: str):
     """A line with its 95% band (one parameter, or one panel per parameter in 'oat'), or a heatmap."""
-    from . import figures
+    from alignsim.outputs import figures
 
     plt = figures.plt
     paths = [a.path for a in sweep.spec.parameters]
@@ -381,7 +381,8 @@ def sweep_figure(sweep: Sweep, table: pd.DataFrame, event: str):
 def run_sweep_file(path: str | Path, out: str | Path | None = None, workers: int | None = None,
                    replicates: int | None = None, save: bool = True) -> tuple[Sweep, pd.DataFrame, Path | None]:
     """Load, run and (with ``save``) write a sweep folder: sweep.csv, sweep.png, sweep.yaml, manifest."""
-    from . import figures, runstore
+    from alignsim.outputs import figures
+    from alignsim.runs import folder as runstore
 
     sweep = Sweep.from_file(path)
     reps = sweep.spec.replicates if replicates is None else int(replicates)

@@ -29,8 +29,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 import pandas as pd
 
-from .errors import ConfigError, RunError
-from .scenario import Scenario
+from alignsim.errors import ConfigError, RunError
+from alignsim.scenario import Scenario
 
 BACKENDS = ("local", "dask")
 
@@ -42,7 +42,7 @@ _WORKER_CACHE: dict[str, tuple] = {}
 
 def _warm() -> int:
     """Import the engine (and Mesa) in a worker; returns the worker's process id."""
-    from . import ensemble  # noqa: F401  (the import is the point)
+    from alignsim.engine import ensemble  # noqa: F401  (the import is the point)
 
     return os.getpid()
 
@@ -55,7 +55,7 @@ def _peak_rss_mb() -> float:
 
 
 def _pool_task(digest: str, payload: bytes, replicates: int, seed: int, k: int, start: int, stop: int):
-    from .ensemble import run_batch
+    from alignsim.engine.ensemble import run_batch
 
     if digest not in _WORKER_CACHE:
         _WORKER_CACHE.clear()
@@ -103,7 +103,7 @@ class LocalPool:
                               f"one of {multiprocessing.get_all_start_methods()}")
         ctx = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
-            ctx.set_forkserver_preload(["alignsim.ensemble"])
+            ctx.set_forkserver_preload(["alignsim.engine.ensemble"])
         self.window = int(window) if window else 2 * self.workers
         started = time.perf_counter()
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
@@ -140,7 +140,7 @@ class LocalPool:
 
 
 def _dask_task(inputs: tuple, replicates: int, seed: int, k: int, start: int, stop: int):
-    from .ensemble import run_batch
+    from alignsim.engine.ensemble import run_batch
 
     scenario, draw_table = inputs
     return k, run_batch(scenario, draw_table, replicates, seed, start, stop)
@@ -196,10 +196,7 @@ class DaskPool:
             done = dask_wait(fs, return_when="FIRST_COMPLETED")
             return done.done, done.not_done
 
-        try:
-            yield from _windowed(submit, tasks, self.window, wait_any)
-        finally:
-            del inputs
+        yield from _windowed(submit, tasks, self.window, wait_any)
 
     def close(self) -> None:
         self.client.close()

@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import estimates, figures, runstore
-from .ensemble import EnsembleResult, run_ensemble
-from .errors import ConfigError
-from .evidence import evidence_table
-from .scenario import Scenario, load_scenario
+from alignsim.engine import estimates
+
+from alignsim.outputs import figures
+
+from alignsim.runs import folder as runstore
+from alignsim.engine.ensemble import EnsembleResult, run_ensemble
+from alignsim.errors import ConfigError
+from alignsim.scenario.evidence import evidence_table
+from alignsim.scenario import Scenario, load_scenario
 
 
 @dataclass
@@ -79,7 +83,7 @@ def run(config: str | Path | Scenario | None, replicates: int | None = None, see
             ``KEEP_TABLE_MAX`` replicates and without ``precision``); otherwise it is streamed to
             ``replicates.parquet`` batch by batch, so memory stays flat.
     """
-    from . import resume as resuming
+    from alignsim.runs import resume as resuming
 
     if precision is not None and resume is not None:
         raise ConfigError("precision", precision, "no --precision when resuming (resume the fixed-size run)")
@@ -141,8 +145,8 @@ KEEP_TABLE_MAX = 200_000  # larger runs stream their per-replicate table instead
 def _run_batches(scenario, replicates, seed, batch_size, on_batch, map_batches, done, workers, backend,
                  scheduler, precision, cap, keep_table) -> EnsembleResult:
     """The ensemble, in this process or a pool (``parallel.open_pool``), fixed-size or to a precision."""
-    from .parallel import open_pool
-    from .precision import run_to_precision
+    from alignsim.engine.parallel import open_pool
+    from alignsim.engine.precision import run_to_precision
 
     pool = open_pool(backend, workers, scheduler) if map_batches is None else None
     try:
@@ -162,8 +166,8 @@ def _join_batch_parquet(out_dir: Path, ens: EnsembleResult, batch_size: int) -> 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .ensemble import batch_bounds
-    from .resume import batch_paths
+    from alignsim.engine.ensemble import batch_bounds
+    from alignsim.runs.resume import batch_paths
 
     paths = [batch_paths(out_dir, k)[0] for k in range(len(batch_bounds(ens.replicates, batch_size)))]
     if not all(p.is_file() for p in paths):

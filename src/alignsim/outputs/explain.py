@@ -11,9 +11,9 @@ import textwrap
 
 import pandas as pd
 
-from .evidence import describe_prior
-from .figures import driver_actors
-from .scenario import Cited, Prior, Scenario
+from alignsim.scenario.evidence import describe_prior
+from alignsim.outputs.figures import driver_actors
+from alignsim.scenario import Cited, Prior, Scenario
 
 
 def evidence_text(item: Cited) -> str:

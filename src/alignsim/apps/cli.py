@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from .errors import AlignsimError, ConfigError
+from alignsim.errors import AlignsimError, ConfigError
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
@@ -98,10 +98,10 @@ def _run_setup(p: argparse.ArgumentParser):
                    help="skip the HTML/Markdown report (report.html, report.md) in the run folder")
 
     def go(a: argparse.Namespace) -> int:
-        from .api import run
-        from .report_text import headline_text
+        from alignsim.runs.api import run
+        from alignsim.outputs.report_text import headline_text
 
-        from .resume import manifest_run_args, run_source_args
+        from alignsim.runs.resume import manifest_run_args, run_source_args
 
         kwargs = dict(config=a.config, replicates=a.replicates, seed=a.seed, overrides=a.set,
                       batch_size=a.batch_size)
@@ -112,8 +112,8 @@ def _run_setup(p: argparse.ArgumentParser):
         if a.history_matched:  # check the matching's inputs before spending time on the run
             from pathlib import Path
 
-            from .backtest import preflight
-            from .scenario import load_scenario
+            from alignsim.analyses.backtest import preflight
+            from alignsim.scenario import load_scenario
 
             if a.precision is not None:
                 raise ConfigError("--history-matched", "--precision", "a fixed-size run (drop --precision)")
@@ -130,14 +130,14 @@ def _run_setup(p: argparse.ArgumentParser):
                   f"{'reached' if prec['reached'] else 'NOT reached (cap hit)'} with "
                   f"{prec['replicates_used']:,} replicates (cap {prec['max_replicates']:,}).")
         if a.history_matched:
-            from .backtest import format_matched, match_run, save_matched
+            from alignsim.analyses.backtest import format_matched, match_run, save_matched
 
             matched = match_run(result.ensemble, a.backtests, include_later=a.include_later_outcomes)
             print(format_matched(matched))
             if result.out_dir is not None:
                 save_matched(matched, result.out_dir)
         if not a.no_report and result.out_dir is not None:
-            from .report import build_report
+            from alignsim.runs.report import build_report
 
             html_path, md_path = build_report(result.out_dir, replace=True)
             print(f"Report: {html_path} (Markdown: {md_path})")
@@ -154,8 +154,8 @@ def _backtest_setup(p: argparse.ArgumentParser):
     p.add_argument("--out", help="output folder to create (must not exist); default runs/backtest-<time>")
 
     def go(a: argparse.Namespace) -> int:
-        from .backtest import format_table, run_backtest, save_backtest
-        from .runstore import new_run_dir
+        from alignsim.analyses.backtest import format_table, run_backtest, save_backtest
+        from alignsim.runs.folder import new_run_dir
 
         out_dir = new_run_dir("backtest", a.out)  # refuse an existing folder before computing
         try:
@@ -176,8 +176,8 @@ def _validate_setup(p: argparse.ArgumentParser):
     _scenario_arguments(p)
 
     def go(a: argparse.Namespace) -> int:
-        from .priors import prior_paths
-        from .scenario import load_scenario
+        from alignsim.engine.priors import prior_paths
+        from alignsim.scenario import load_scenario
 
         s = load_scenario(a.config, a.set)
         print(f"{a.config}: valid. Scenario {s.name!r}, {s.start}..{s.end} ({s.axis.n_steps} quarters), "
@@ -196,7 +196,7 @@ def _report_setup(p: argparse.ArgumentParser):
     p.add_argument("--replace", action="store_true", help="rewrite an existing report")
 
     def go(a: argparse.Namespace) -> int:
-        from .report import build_report
+        from alignsim.runs.report import build_report
 
         html_path, md_path = build_report(a.run_dir, sweeps=a.sweep, sensitivity=a.sensitivity,
                                           backtests=a.backtest, out=a.out, replace=a.replace)
@@ -211,8 +211,8 @@ def _explain_setup(p: argparse.ArgumentParser):
     p.add_argument("--csv", action="store_true", help="print the driver table as CSV instead of text")
 
     def go(a: argparse.Namespace) -> int:
-        from .explain import driver_table, explain_text
-        from .scenario import load_scenario
+        from alignsim.outputs.explain import driver_table, explain_text
+        from alignsim.scenario import load_scenario
 
         s = load_scenario(a.config, a.set)
         print(driver_table(s).to_csv(index=False) if a.csv else explain_text(s), end="\n" if not a.csv else "")
@@ -228,7 +228,7 @@ def _sweep_setup(p: argparse.ArgumentParser):
     p.add_argument("--out", help="folder to create (must not exist); default runs/sweep-<name>-<time>")
 
     def go(a: argparse.Namespace) -> int:
-        from .sweep import run_sweep_file
+        from alignsim.analyses.sweep import run_sweep_file
 
         _, table, out_dir = run_sweep_file(a.sweep, out=a.out, workers=a.workers, replicates=a.replicates)
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

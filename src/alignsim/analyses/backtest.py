@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from . import history
-from .errors import ConfigError
-from .estimates import clustered_interval
-from .evidence import describe_prior
-from .scenario import Cited, Frozen, Scenario, load_scenario, read_yaml
-from .timeaxis import Quarter
+from alignsim.analyses import history
+from alignsim.errors import ConfigError
+from alignsim.engine.estimates import clustered_interval
+from alignsim.scenario.evidence import describe_prior
+from alignsim.scenario import Cited, Frozen, Scenario, load_scenario, read_yaml
+from alignsim.scenario.timeaxis import Quarter
 
 REFERENCE_FILE = "reference-class.yaml"
 LOG_FLOOR = 1e-3
@@ -221,13 +221,13 @@ def format_table(result: BacktestResult) -> str:
         lines.append(f"  {r.forecaster:<18} Brier {r.mean_brier:.3f}   log {r.mean_log_score:.3f}")
     lines.append(f"history matching on all cases: Kish ESS {result.extra['ess_all']:.1f} of {len(result.draws)} draws "
                  f"({result.inner} inner replicates per draw per case)")
-    lines.append(f"A handful of cases cannot establish calibration: these scores are illustrations, not evidence of skill.")
+    lines.append("A handful of cases cannot establish calibration: these scores are illustrations, not evidence of skill.")
     return "\n".join(lines)
 
 
 def reliability_figure(scored: pd.DataFrame, min_cases: int = MIN_RELIABILITY_CASES):
     """Forecast P(event) against outcome per case and forecaster; binned reliability with enough cases."""
-    from .figures import plt
+    from alignsim.outputs.figures import plt
 
     n_cases = scored["case"].nunique()
     fig, ax = plt.subplots(figsize=(7, 5))
@@ -254,8 +254,8 @@ def reliability_figure(scored: pd.DataFrame, min_cases: int = MIN_RELIABILITY_CA
 
 
 def save_backtest(result: BacktestResult, out_dir: Path) -> None:
-    from . import runstore
-    from .figures import plt
+    from alignsim.runs import folder as runstore
+    from alignsim.outputs.figures import plt
 
     runstore.write_csv(out_dir / "scores.csv", result.scored)
     runstore.write_csv(out_dir / "mean_scores.csv", result.means)
@@ -299,7 +299,7 @@ def match_run(ens, folder: str | Path = "config/backtests", inner: int = history
     Only cases whose window ends before the run's start are used, unless ``include_later``.
     ``ens`` is an ``EnsembleResult``; its draws must come from the same shared priors.
     """
-    from . import estimates
+    from alignsim.engine import estimates
 
     if inner < history.MIN_INNER:
         raise ConfigError("inner", inner, f"at least {history.MIN_INNER} inner replicates per draw")
@@ -341,7 +341,7 @@ def _matched_conditional(ens, w: pd.Series, per_draw_reps: float, observed_in_we
     observation still has to be applied, and draws are weighted by w_d r_d. The interval is the
     weighted one of ``history.weighted_probability`` (effective sample size under the weights).
     """
-    from .estimates import conditional_window
+    from alignsim.engine.estimates import conditional_window
 
     window = conditional_window(ens)
     if window is None:
@@ -386,7 +386,7 @@ def format_matched(m: MatchedForecast) -> str:
 
 
 def save_matched(m: MatchedForecast, out_dir: Path) -> None:
-    from . import runstore
+    from alignsim.runs import folder as runstore
 
     runstore.write_json(out_dir / "history_matched.json", m.summary)
     runstore.write_csv(out_dir / "history_matched_year_ends.csv", m.year_ends)

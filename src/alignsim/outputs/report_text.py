@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .scenario import Scenario
+from alignsim.scenario import Scenario
 
 
 MIN_PER_DRAW = 50  # fewer inner replicates than this and a draw's probability is mostly noise

@@ -16,10 +16,10 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from .mechanisms import core_update
-from .priors import replicate_params, sample_draws
-from .scenario import Scenario, variable_refs
-from .timeaxis import Quarter
+from alignsim.engine.mechanisms import core_update
+from alignsim.engine.priors import replicate_params, sample_draws
+from alignsim.scenario import Scenario, variable_refs
+from alignsim.scenario.timeaxis import Quarter
 
 
 class ScalarVariable:

@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .errors import RunError
-from .scenario import Scenario
+from alignsim.errors import RunError
+from alignsim.scenario import Scenario
 
 
 def _atomic(path: Path, write) -> None:

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from alignsim.errors import ConfigError
 
 
 def _prim_module():

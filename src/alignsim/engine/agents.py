@@ -10,7 +10,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from .mechanisms import CompiledVariable, advance
+from alignsim.engine.mechanisms import CompiledVariable, advance
 
 Array = np.ndarray
 

@@ -7,9 +7,9 @@ import pandas as pd
 from scipy import stats
 from scipy.special import ndtri
 
-from .errors import ConfigError
-from .scenario import Prior, Scenario, iter_priors
-from .streams import uniforms
+from alignsim.errors import ConfigError
+from alignsim.scenario import Prior, Scenario, iter_priors
+from alignsim.engine.streams import uniforms
 
 
 def ppf(prior: Prior, u: np.ndarray) -> np.ndarray:

@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import runstore
-from .ensemble import BatchResult, QuarterTotals, batch_bounds
-from .errors import ConfigError, RunError
-from .scenario import Scenario, load_scenario, validate_document
+from alignsim.runs import folder as runstore
+from alignsim.engine.ensemble import BatchResult, QuarterTotals, batch_bounds
+from alignsim.errors import ConfigError, RunError
+from alignsim.scenario import Scenario, load_scenario, validate_document
 
 BATCH_DIR = "batches"
 _BATCH = re.compile(r"^batch-(\d{5,})\.parquet$")

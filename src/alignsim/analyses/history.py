@@ -18,11 +18,11 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .ensemble import simulate
-from .errors import ConfigError
-from .priors import ppf, sample_draws
-from .scenario import Scenario, iter_priors
-from .streams import uniforms
+from alignsim.engine.ensemble import simulate
+from alignsim.errors import ConfigError
+from alignsim.engine.priors import ppf, sample_draws
+from alignsim.scenario import Scenario, iter_priors
+from alignsim.engine.streams import uniforms
 
 MIN_INNER = 200
 
@@ -91,7 +91,7 @@ def event_hits(case: Scenario, outcomes: pd.DataFrame) -> np.ndarray:
 
 def case_seed(seed: int, name: str) -> int:
     """A case's own seed, derived from the run's seed and the case's name (63 bits)."""
-    from .streams import stream_key
+    from alignsim.engine.streams import stream_key
 
     return int(stream_key(seed, f"case:{name}", 0)[0] >> np.uint64(1))
 
@@ -191,7 +191,7 @@ def weighted_probability(per_draw: pd.Series, weights: pd.Series, replicates_per
     independent), capped at Kish ESS x replicates per draw. The epistemic range is the weighted
     5th-95th percentile of the per-draw probabilities.
     """
-    from .estimates import wilson
+    from alignsim.engine.estimates import wilson
 
     w = weights.reindex(per_draw.index).fillna(0.0).to_numpy()
     w = w / w.sum()

@@ -21,12 +21,14 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import figures, runstore
-from .errors import ConfigError, RunError
-from .explain import assumption_table, driver_table
-from .report_text import headline_sentence, pct
-from .scenario import Scenario, validate_document
-from .timeaxis import Quarter
+from alignsim.outputs import figures
+
+from alignsim.runs import folder as runstore
+from alignsim.errors import ConfigError, RunError
+from alignsim.outputs.explain import assumption_table, driver_table
+from alignsim.outputs.report_text import headline_sentence, pct
+from alignsim.scenario import Scenario, validate_document
+from alignsim.scenario.timeaxis import Quarter
 
 RUN_FILES = ("summary.json", "manifest.json", "config.resolved.yaml", "quarters.csv", "year_ends.csv",
              "contributions.csv")

@@ -6,12 +6,12 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from .agents import FocalAgent, PowerAgent
-from .errors import RunError
-from .mechanisms import CompiledVariable
-from .scenario import Scenario, Variable, variable_refs
-from .streams import normals, uniforms
-from .timeaxis import Quarter
+from alignsim.engine.agents import FocalAgent, PowerAgent
+from alignsim.errors import RunError
+from alignsim.engine.mechanisms import CompiledVariable
+from alignsim.scenario import Scenario, Variable, variable_refs
+from alignsim.engine.streams import normals, uniforms
+from alignsim.scenario.timeaxis import Quarter
 
 Array = np.ndarray
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import figures
-from .errors import ConfigError
-from .figures import plt
-from .model import AlignmentModel
-from .priors import point_params
-from .scenario import Scenario, load_scenario
+from alignsim.outputs import figures
+from alignsim.errors import ConfigError
+from alignsim.outputs.figures import plt
+from alignsim.engine.model import AlignmentModel
+from alignsim.engine.priors import point_params
+from alignsim.scenario import Scenario, load_scenario
 
 DEFAULT_CONFIG = "config/base.yaml"
 LINESTYLES = ("-", "--", ":", "-.")

@@ -1,0 +1,1 @@
+"""Loops around the engine: sweeps, sensitivity, discovery, backtests and history matching."""
