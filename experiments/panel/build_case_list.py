@@ -46,7 +46,7 @@ ALLIANCES = {
     **{s: [(Q(2004, 1), "member")] for s in ["Bulgaria", "Estonia", "Latvia", "Lithuania",
         "Romania", "Slovakia", "Slovenia"]},
     "Albania": [(Q(2009, 2), "member")], "Croatia": [(Q(2009, 2), "member")],
-    "Montenegro": [(Q(2017, 2), "member")], "North Macedonia": [(Q(2020, 1), "member")],
+    "Montenegro": [(Q(2017, 2), "member")], "North Macedonia": [((2020, 1, 3), "member")],  # 2020-03: after the 2020-Q1 start
     "Finland": [(Q(2023, 2), "member")], "Sweden": [(Q(2024, 1), "member")],
   }, decision_groups={1965: "nato-1969-article13"}),
   "seato": dict(name="SEATO", patron="United States", first_window=1955, dissolved=Q(1977, 2), states={
