@@ -59,8 +59,9 @@ class Cited(Frozen):
 
     @model_validator(mode="after")
     def _needs_citation(self) -> "Cited":
-        if self.basis == "judgement" and not self.quote:
-            raise FieldProblem("", {"basis": self.basis}, "basis 'judgement' needs a 'quote' from seeds/ that justifies it")
+        if self.basis == "judgement" and not (self.quote or (self.source and self.note)):
+            raise FieldProblem("", {"basis": self.basis}, "basis 'judgement' needs a 'quote' from seeds/, or a 'source' "
+                               "URL listed in seeds/notes/ with a 'note' saying what it justifies")
         if self.basis == "measured" and not (self.quote or self.source):
             raise FieldProblem("", {"basis": self.basis}, "basis 'measured' needs a 'quote' from seeds/ or a 'source' URL")
         if self.basis == "calibrated" and not (self.source or self.note):
