@@ -17,14 +17,19 @@ class ConfigError(AlignsimError):
     """
 
     def __init__(self, field: str, value: object, expected: str) -> None:
-        self.field = field
+        self.field = _one_line(field)
         self.value = value
         self.expected = expected
         shown = repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
         expected = " ".join(str(expected).split())  # one line, whatever the source text held
-        super().__init__(f"{field or '<document>'}: got {shown}; expected {expected}")
+        super().__init__(f"{self.field or '<document>'}: got {shown}; expected {expected}")
+
+
+def _one_line(field: str) -> str:
+    """A field path as typed, with control characters (a key such as ``"\\n"``) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(field))
 
 
 class RunError(AlignsimError):
