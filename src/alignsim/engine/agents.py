@@ -3,6 +3,8 @@
 A ``PowerAgent`` owns its policy variables; the ``FocalAgent`` owns the drivers, the
 non-utility states, the barrier, membership and the decision. Each array has shape
 (replicates,), so one agent step advances a whole batch; a batch of one is one trajectory.
+An agent's variables are rows of the model's state matrix, advanced one ``KindBlock`` (all its
+variables of one mechanism kind) at a time.
 """
 
 from __future__ import annotations
@@ -10,25 +12,25 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from alignsim.engine.mechanisms import CompiledVariable, advance
+from alignsim.engine.mechanisms import CompiledVariable, KindBlock
 
 Array = np.ndarray
 
 
 class StateAgent(mesa.Agent):
-    """An actor whose state is a set of compiled variables."""
+    """An actor whose state is a set of compiled variables, grouped in blocks by kind."""
 
-    def __init__(self, model: mesa.Model, actor_id: str, variables: list[CompiledVariable]) -> None:
+    def __init__(self, model: mesa.Model, actor_id: str, blocks: list[KindBlock]) -> None:
         super().__init__(model)
         self.actor_id = actor_id
-        self.variables = variables
+        self.blocks = blocks
+        self.variables: list[CompiledVariable] = [v for b in blocks for v in b.variables]
 
-    def update(self, snapshot: dict[str, Array]) -> None:
-        """Advance every variable one quarter from ``snapshot`` (values at the phase's start)."""
+    def propose(self, state: Array) -> list[tuple[KindBlock, Array]]:
+        """Each block's values next quarter, from ``state`` (the phase's snapshot; not written)."""
         model = self.model
-        new = [advance(v, snapshot, model.shocks, model.uniform, model.normal) for v in self.variables]
-        for var, value in zip(self.variables, new):
-            var.value = value
+        return [(b, b.advance(state, model.shock_matrix, model.uniform_rows, model.normal_rows))
+                for b in self.blocks]
 
     def values(self) -> dict[str, Array]:
         return {v.ref: v.value for v in self.variables}
@@ -48,11 +50,13 @@ class FocalAgent(StateAgent):
         gap: float, the utility gap dU of the last decision.
     """
 
-    def __init__(self, model: mesa.Model, actor_id: str, variables: list[CompiledVariable],
+    def __init__(self, model: mesa.Model, actor_id: str, blocks: list[KindBlock],
                  drivers: list[tuple[CompiledVariable, Array]], barrier: CompiledVariable,
                  member: Array, join_intercept: Array, leave_intercept: Array) -> None:
-        super().__init__(model, actor_id, variables)
+        super().__init__(model, actor_id, blocks)
         self.drivers = drivers  # (variable, signed weight)
+        self._driver_rows = np.array([model.row_of[v.ref] for v, _ in drivers], dtype=np.intp)
+        self._weights = np.stack([w for _, w in drivers]) if drivers else np.empty((0, member.shape[0]))
         self.barrier = barrier
         self.member = member.copy()
         self.join_intercept = join_intercept
@@ -67,10 +71,8 @@ class FocalAgent(StateAgent):
 
     def current_contributions(self) -> Array:
         """Signed weight x value per driver, shape (drivers, replicates)."""
-        out = np.empty((len(self.drivers), self.member.shape[0]))
-        for row, (var, w) in zip(out, self.drivers):
-            np.multiply(w, var.value, out=row)  # written in place: no per-driver temporary to stack
-        return out
+        values = self.model.state_matrix[self._driver_rows]  # (drivers, replicates), a gathered copy
+        return np.multiply(self._weights, values, out=values)
 
     def decide(self) -> None:
         """Join with probability sigmoid(a_in + dU) if outside, leave with sigmoid(a_out - dU) if in."""

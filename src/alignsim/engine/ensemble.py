@@ -44,6 +44,30 @@ class FixedSum:
         return int(self._i.sum())
 
 
+class FixedRowSums:
+    """``FixedSum`` for every row of a (rows, n) matrix at once: shape (rows,) int64 sums.
+
+    Row ``r`` of the result equals ``FixedSum(n)(x[r])``: the rounding is element by element and
+    integer sums do not depend on the order of addition. With ``bound`` (every |x| <= bound, e.g.
+    clipped variables) and n * bound * 2**32 < 2**53, the rounded values are summed as doubles:
+    every partial sum is then an integer below 2**53, exact in any order, so the integer cast of
+    each element is skipped.
+    """
+
+    def __init__(self, rows: int, n: int, bound: float | None = None) -> None:
+        self._f = np.empty((rows, n), dtype=np.float64)
+        self._exact_in_float = bound is not None and n * bound * FIXED_POINT < 2.0**53
+        self._i = None if self._exact_in_float else np.empty((rows, n), dtype=np.int64)
+
+    def __call__(self, x: Array) -> Array:
+        np.multiply(x, FIXED_POINT, out=self._f)
+        np.rint(self._f, out=self._f)
+        if self._exact_in_float:
+            return self._f.sum(axis=1).astype(np.int64)
+        np.copyto(self._i, self._f, casting="unsafe")
+        return self._i.sum(axis=1)
+
+
 def _bin_index(x: Array, edges: Array) -> Array:
     """``np.searchsorted(edges, x, side="right")`` for evenly spaced ``edges``, in O(n).
 
@@ -133,17 +157,25 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
     focal = model.focal
     values = {v.ref: v for a in model.agents for v in a.variables}
     fixed_sum = FixedSum(n)
+    state = model.state_matrix[:model.n_variables]  # rows in the model's order; totals in ``refs`` order
+    var_order = np.array([model.row_of[r] for r in refs], dtype=np.intp)
+    bound = max((max(abs(lo), abs(hi)) for v in model.variables for lo, hi in [v.bounds]), default=0.0)
+    variable_sums = FixedRowSums(len(state), n, bound)
+    contribution_sums = FixedRowSums(len(drivers), n)
+    member_f = np.empty(n)
     for step in range(1, T + 1):
         model.step()
         t = step - 1
         totals.member[t] = int(focal.member.sum())
-        totals.member_by_draw[t] = np.bincount(draw_local, weights=focal.member, minlength=len(draw_ids))
+        np.copyto(member_f, focal.member)
+        totals.member_by_draw[t] = np.bincount(draw_local, weights=member_f, minlength=len(draw_ids))
         totals.gap[t] = fixed_sum(focal.gap)
         totals.gap_hist[t] = np.bincount(_bin_index(focal.gap, edges), minlength=len(edges) + 1)
         if drivers:
-            totals.contributions[t] = [fixed_sum(row) for row in focal.contributions]
+            totals.contributions[t] = contribution_sums(focal.contributions)
             contrib_sum += focal.contributions
-        totals.variables[t] = [fixed_sum(values[r].value) for r in refs]
+        if refs:
+            totals.variables[t] = variable_sums(state)[var_order]
         if step == event_step:
             event_member = focal.member.copy()
         if trace:

@@ -8,9 +8,9 @@ import pandas as pd
 
 from alignsim.engine.agents import FocalAgent, PowerAgent
 from alignsim.errors import RunError
-from alignsim.engine.mechanisms import CompiledVariable
+from alignsim.engine.mechanisms import CompiledVariable, KindBlock
 from alignsim.scenario import Scenario, Variable, variable_refs
-from alignsim.engine.streams import normals, uniforms
+from alignsim.engine.streams import StreamSource
 from alignsim.scenario.timeaxis import Quarter
 
 Array = np.ndarray
@@ -56,30 +56,78 @@ class AlignmentModel(mesa.Model):
         self.draw = (params["draw"].to_numpy(dtype=np.int64) if "draw" in params
                      else np.zeros(self.n, dtype=np.int64))
         self.axis = scenario.axis
+        self.streams = StreamSource(self.seed)
         self._prepare_shocks(params)
         refs = variable_refs(scenario)
         compiled = {ref: compile_variable(ref, var, params) for ref, var in refs.items()}
-        for actor, variables in scenario.policies.items():
-            PowerAgent(self, actor, [compiled[f"policies.{actor}.{k}"] for k in variables])
-        focal_refs = [r for r in refs if not r.startswith("policies.")]
+        owners = [[compiled[f"policies.{actor}.{k}"] for k in variables]
+                  for actor, variables in scenario.policies.items()]
+        focal_vars = [compiled[r] for r in refs if not r.startswith("policies.")]
+        self._build_state(owners + [focal_vars])
+        for (actor, _), blocks in zip(scenario.policies.items(), self._blocks):
+            PowerAgent(self, actor, blocks)
         drivers = [(compiled[f"drivers.{k}"], d.sign * params[f"drivers.{k}.weight"].to_numpy(dtype=np.float64))
                    for k, d in scenario.drivers.items()]
         member = np.full(self.n, bool(scenario.member_at_start.value))
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite parameters: see _check_finite
-            self.focal = FocalAgent(self, scenario.focal, [compiled[r] for r in focal_refs], drivers,
+            self.focal = FocalAgent(self, scenario.focal, self._blocks[-1], drivers,
                                     compiled["barrier"], member,
                                     params["decision.join_intercept"].to_numpy(dtype=np.float64),
                                     params["decision.leave_intercept"].to_numpy(dtype=np.float64))
         self.driver_names = list(scenario.drivers)
-        self.shocks: dict[str, Array] = {}
+        read = {ref for v in self.variables for ref, _ in v.inputs}
+        self._observed = [name for name in ("member", "tilt") if name in read]
+        self._observe(self._observed)
+
+    def _build_state(self, owners: list[list[CompiledVariable]]) -> None:
+        """One state matrix (rows, replicates): every variable, then ``member`` and ``tilt``.
+
+        Each owner's variables take consecutive rows, grouped by mechanism kind, so each
+        (owner, kind) is one ``KindBlock`` over a slice of rows. ``CompiledVariable.value``
+        becomes a view of its row.
+        """
+        ordered = [[v for kind in dict.fromkeys(v.kind for v in vs) for v in vs if v.kind == kind]
+                   for vs in owners]
+        flat = [v for vs in ordered for v in vs]
+        self.row_of = {v.ref: i for i, v in enumerate(flat)}
+        self.n_variables = len(flat)
+        self.row_of["member"], self.row_of["tilt"] = len(flat), len(flat) + 1
+        self.state_matrix = np.empty((len(flat) + 2, self.n))
+        for i, v in enumerate(flat):
+            self.state_matrix[i] = v.value
+            v.value = self.state_matrix[i]
+        self.variables = flat
+        self._blocks = []
+        for vs in ordered:
+            blocks, start = [], self.row_of[vs[0].ref] if vs else 0
+            for kind in dict.fromkeys(v.kind for v in vs):
+                members = [v for v in vs if v.kind == kind]
+                blocks.append(KindBlock(members, start, self.row_of, self.shock_row))
+                start += len(members)
+            self._blocks.append(blocks)
 
     # ------------------------------------------------------------ randomness
     def uniform(self, purpose: str) -> Array:
         """Uniforms for this batch's replicates at the current step."""
-        return uniforms(self.seed, purpose, self.steps, self.first_replicate, self.first_replicate + self.n)
+        return self.streams.uniforms(purpose, self.steps, self.first_replicate, self.first_replicate + self.n)
 
     def normal(self, purpose: str) -> Array:
-        return normals(self.seed, purpose, self.steps, self.first_replicate, self.first_replicate + self.n)
+        return self.streams.normals(purpose, self.steps, self.first_replicate, self.first_replicate + self.n)
+
+    def uniform_rows(self, purposes: list[str]) -> Array:
+        """One row of uniforms per purpose, shape (len(purposes), replicates)."""
+        out = np.empty((len(purposes), self.n))
+        a, b = self.first_replicate, self.first_replicate + self.n
+        for row, purpose in zip(out, purposes):
+            self.streams.uniforms(purpose, self.steps, a, b, out=row)
+        return out
+
+    def normal_rows(self, purposes: list[str]) -> Array:
+        out = np.empty((len(purposes), self.n))
+        a, b = self.first_replicate, self.first_replicate + self.n
+        for row, purpose in zip(out, purposes):
+            self.streams.normals(purpose, self.steps, a, b, out=row)
+        return out
 
     def _prepare_shocks(self, params: pd.DataFrame) -> None:
         s = self.scenario
@@ -93,29 +141,44 @@ class AlignmentModel(mesa.Model):
         self._scripted: dict[int, set[str]] = {}
         for item in s.scripted:
             self._scripted.setdefault(self.axis.step_of(Quarter.parse(item.date)), set()).add(item.shock)
+        self.shock_row = {name: i for i, name in enumerate(self._shock_prob)}
+        self.shock_matrix = np.zeros((len(self._shock_prob), self.n), dtype=bool)
+        self.shocks: dict[str, Array] = {name: self.shock_matrix[i] for name, i in self.shock_row.items()}
+        self._u = np.empty(self.n)
 
     def draw_shocks(self) -> None:
         """Shock ``k`` fires iff its uniform is below its probability (or it is scripted now)."""
         step = self.steps
         scripted = self._scripted.get(step, set())
-        shocks = {}
-        for name, prob in self._shock_prob.items():
+        a, b = self.first_replicate, self.first_replicate + self.n
+        for (name, prob), row in zip(self._shock_prob.items(), self.shock_matrix):
             if name in scripted:
-                shocks[name] = np.ones(self.n, dtype=bool)
+                row[:] = True
                 continue
             p = prob.get(step) if isinstance(prob, dict) else prob
-            shocks[name] = (self.uniform(f"shock:{name}") < p) if p is not None else np.zeros(self.n, dtype=bool)
-        self.shocks = shocks
+            if p is None:
+                row[:] = False
+            else:
+                np.less(self.streams.uniforms(f"shock:{name}", step, a, b, out=self._u), p, out=row)
 
     # ------------------------------------------------------------ the quarter
+    def _observe(self, names: list[str]) -> None:
+        """Write the focal observables ``names`` (of ``member``, ``tilt`` = tanh(pull)) into the state.
+
+        They change only in the decision, so the model refreshes the ones some input reads once
+        after each decision (and at the start); every phase then reads them from the matrix.
+        """
+        m = self.state_matrix
+        if "member" in names:
+            m[self.row_of["member"]] = self.focal.member
+        if "tilt" in names:
+            np.tanh(self.focal.pull, out=m[self.row_of["tilt"]])
+
     def snapshot(self) -> dict[str, Array]:
-        """Every variable's current value, plus the focal observables ``member`` and ``tilt``."""
-        snap: dict[str, Array] = {}
-        for agent in self.agents:
-            snap.update(agent.values())
-        snap["member"] = self.focal.member.astype(np.float64)
-        snap["tilt"] = np.tanh(self.focal.pull)
-        return snap
+        """Every variable's current value, plus ``member`` and ``tilt`` (views of the state matrix)."""
+        self._observe(["member", "tilt"])
+        m = self.state_matrix
+        return {ref: m[row] for ref, row in self.row_of.items()}
 
     def step(self) -> None:
         """One quarter, in the scenario's configured order of phases.
@@ -129,16 +192,23 @@ class AlignmentModel(mesa.Model):
                     self.draw_shocks()
                 elif phase == "policies":
                     powers = self.agents_by_type.get(PowerAgent)
-                    if powers is not None:
-                        powers.do("update", self.snapshot())
+                    if powers is not None:  # every power reads the state at the phase's start
+                        self._commit([p for proposed in powers.map("propose", self.state_matrix) for p in proposed])
                 elif phase == "drivers":
-                    self.focal.update(self.snapshot())
+                    self._commit(self.focal.propose(self.state_matrix))
                 elif phase == "decision":
                     self.focal.decide()
+                    self._observe(self._observed)
         self._check_finite()
+
+    def _commit(self, proposed: list[tuple[KindBlock, Array]]) -> None:
+        for block, values in proposed:
+            self.state_matrix[block.start:block.stop] = values
 
     def _check_finite(self) -> None:
         """Stop at the first quarter where any state variable or the utility gap is NaN or infinite."""
+        if np.isfinite(self.state_matrix[:self.n_variables]).all() and np.isfinite(self.focal.gap).all():
+            return
         series = [("utility gap", self.focal.gap)]
         series += [(v.ref, v.value) for agent in self.agents for v in agent.variables]
         for name, values in series:
