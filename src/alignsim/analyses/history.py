@@ -20,7 +20,7 @@ import pandas as pd
 
 from alignsim.engine.ensemble import simulate
 from alignsim.errors import ConfigError
-from alignsim.engine.priors import ppf, sample_draws
+from alignsim.engine.priors import ppf
 from alignsim.scenario import Scenario, iter_priors
 from alignsim.engine.streams import uniforms
 
@@ -40,23 +40,39 @@ def shared_paths(scenario: Scenario) -> list[str]:
 def outer_draws(cases: Mapping[str, Scenario], seed: int, n_draws: int) -> pd.DataFrame:
     """Outer draws of the shared priors (``n_draws`` rows), identical for every case.
 
+    The columns are the union of the cases' shared prior paths (a case that leaves a driver out
+    lacks that driver's priors); where two cases have a path, its prior must be the same. Draw
+    ``d`` of path ``p`` is ``ppf(u)`` with ``u`` from the stream ("prior:" + p) at index ``d``,
+    exactly as ``priors.sample_draws``, so a path's draws do not depend on which cases are given.
+
     Raises ``ConfigError`` when the cases do not share one set of priors.
     """
     names = list(cases)
     if not names:
         raise ConfigError("cases", [], "at least one backtest case")
-    first = cases[names[0]]
-    paths = shared_paths(first)
-    priors = {p: pr for p, pr in iter_priors(first) if p in paths}
-    for name in names[1:]:
-        other = dict(iter_priors(cases[name]))
-        for p in paths:
-            if p not in other or other[p] != priors[p]:
-                raise ConfigError(f"{name}: {p}", str(other.get(p)), f"the same shared prior as case {names[0]!r}")
-        extra = [p for p in other if not is_case_specific(p) and p not in priors]
-        if extra:
-            raise ConfigError(f"{name}: {extra[0]}", extra[0], f"only the shared priors of case {names[0]!r}")
-    return sample_draws(first, seed, n_draws)[paths]
+    first = names[0]
+    priors: dict[str, object] = {}
+    owner: dict[str, str] = {}
+    for name in names:
+        for p, pr in iter_priors(cases[name]):
+            if is_case_specific(p):
+                continue
+            if p in priors and priors[p] != pr:
+                raise ConfigError(f"{name}: {p}", str(pr), f"the same shared prior as case {owner[p]!r}")
+            if p not in priors and name != first and not any(
+                    _left_out_path(cases[o], p) for o in names if o != name):
+                raise ConfigError(f"{name}: {p}", p, f"only the shared priors of case {first!r}")
+            priors.setdefault(p, pr)
+            owner.setdefault(p, name)
+    columns = {p: ppf(pr, uniforms(seed, f"prior:{p}", 0, 0, n_draws)) for p, pr in priors.items()}
+    frame = pd.DataFrame(columns)
+    frame.index.name = "draw"
+    return frame
+
+
+def _left_out_path(case: Scenario, path: str) -> bool:
+    """Whether ``path`` belongs to a driver that ``case`` leaves out (so it may lack it)."""
+    return path.startswith("drivers.") and path.split(".")[1] in case.left_out
 
 
 def case_params(case: Scenario, draws: pd.DataFrame, inner: int, seed: int,

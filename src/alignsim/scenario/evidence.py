@@ -44,11 +44,11 @@ def _clean_url(url: str) -> str:
 
 
 def listed_urls(seeds: Path) -> set[str]:
-    """Every URL listed in the evidence notes (``seeds/notes/*.md``); a cited URL must be one."""
+    """Every URL listed in the evidence notes (``seeds/notes/**/*.md``); a cited URL must be one."""
     notes = seeds / "notes"
     if not notes.is_dir():
         return set()
-    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(notes.glob("*.md")))
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(notes.rglob("*.md")))
     return {_clean_url(u) for u in _URL.findall(text)}
 
 

@@ -127,7 +127,7 @@ def find_seeds(config_path: Path, doc: dict[str, Any]) -> Path:
 
 
 BACKTEST_FIELDS = ("name", "question", "event", "actors", "bloc", "monte_carlo", "include", "seeds",
-                   "start", "end", "member_at_start", "scripted", "outcome")
+                   "start", "end", "member_at_start", "scripted", "outcome", "decision_group", "left_out")
 BACKTEST_STATE_SECTIONS = ("drivers", "states", "policies", "barrier")
 
 
@@ -179,7 +179,33 @@ def load_document(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         doc = own
     for item in overrides:
         doc = apply_override(doc, item)
-    return doc
+    return drop_left_out(doc)
+
+
+def drop_left_out(doc: dict[str, Any]) -> dict[str, Any]:
+    """Remove the drivers named under ``left_out`` (a driver that does not apply to this scenario).
+
+    Each name must be a driver of the merged document, and the scenario may not also give it an
+    initial value; the reason stays in ``left_out`` (a cited item). Contribution of a left-out
+    driver: none (the same as weight 0), so its shared weight prior is simply not used.
+    """
+    left = doc.get("left_out")
+    if not left:
+        return doc
+    if not isinstance(left, dict):
+        raise ConfigError("left_out", left, "a mapping of driver name -> {basis, note} saying why it does not apply")
+    drivers = doc.get("drivers")
+    if not isinstance(drivers, dict):
+        raise ConfigError("left_out", sorted(left), "drivers to leave out, but the scenario has no drivers")
+    kept = dict(drivers)
+    for name in left:
+        if name not in kept:
+            raise ConfigError(f"left_out.{name}", name, f"a driver of the shared priors: {sorted(drivers)}")
+        if isinstance(kept[name], dict) and "initial" in kept[name]:
+            raise ConfigError(f"drivers.{name}.initial", kept[name]["initial"],
+                              "no initial value for a driver listed under left_out")
+        del kept[name]
+    return {**doc, "drivers": kept}
 
 
 def validate_document(doc: dict[str, Any]) -> Scenario:

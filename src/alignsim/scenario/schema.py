@@ -271,7 +271,13 @@ class MonteCarlo(Frozen):
 
 
 class Scenario(Frozen):
-    """A validated scenario (the include already merged)."""
+    """A validated scenario (the include already merged).
+
+    ``decision_group`` names a decision point the case shares with others (one renewal date,
+    one alliance's collapse): scoring and history matching treat such cases as one group.
+    ``left_out`` records, per driver name, why a driver of the shared priors does not apply to
+    this scenario; the loader removes those drivers before validation (``loader.drop_left_out``).
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     question: str
@@ -291,6 +297,8 @@ class Scenario(Frozen):
     scripted: list[Scripted] = []
     observed: Observed | None = None
     outcome: Outcome | None = None
+    decision_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    left_out: dict[str, Cited] = {}
     monte_carlo: MonteCarlo = MonteCarlo()
     include: str | None = None
     seeds: str | None = None
