@@ -100,7 +100,7 @@ def test_backtest_command_prints_the_table_and_writes_the_figure(tmp_path, capsy
     code = main(["backtest", str(CONFIG / "backtests"), "--draws", "12", "--inner", "200", "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0
-    assert "model_matched_loo" in text and "nothing_changes" in text and "cannot establish calibration" in text
+    assert "model_matched_oof" in text and "nothing_changes" in text and "cannot establish calibration" in text
     assert (out / "reliability.png").stat().st_size > 1000
     scores = pd.read_csv(out / "scores.csv")
     assert len(scores) == 3 * len(backtest.FORECASTERS)

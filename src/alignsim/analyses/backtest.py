@@ -4,11 +4,16 @@ A backtest folder holds case scenarios (each with an observed ``outcome``) and
 ``reference-class.yaml``, the cited base rates of the two baselines. For each case:
 
 - model (prior): P(event within the case's window), pooled over outer draws x inner replicates;
-- model (leave-one-out matched): the same, with draws weighted by the likelihood of the *other*
-  cases' outcomes (``history``), so no case is scored in-sample;
-- base rate: ``1 - (1 - h)^(years)`` with ``h`` the reference-class rate per state-year
-  (entries per non-member-year for ``first_entry``, exits per member-year for ``first_exit``);
+- model (matched out of fold): the same, with draws weighted by the likelihood of the outcomes
+  of the *other* decision groups (``history``), so no case is scored in-sample;
+- base rate out of fold: ``1 - exp(-h years)`` with ``h`` the other groups' rate of the same
+  event per state-year (``scoring.oof_base_rate``);
+- base rate (reference class, if the folder has ``reference-class.yaml``): ``1 - (1 - h)^(years)``
+  with ``h`` the cited rate per state-year (entries per non-member-year for ``first_entry``,
+  exits per member-year for ``first_exit``);
 - nothing changes: P(event) = 0 (the state at the start persists).
+
+Overall scores, AUC intervals, calibration and paired differences: ``scoring``.
 
 Scores per case: Brier ``(p - o)^2`` and log score ``-ln max(P(observed outcome), LOG_FLOOR)``;
 lower is better for both. The floor keeps "nothing changes" finite when the event happened.
@@ -23,7 +28,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from alignsim.analyses import history
+from alignsim.analyses import history, scoring
 from alignsim.errors import ConfigError
 from alignsim.engine.estimates import clustered_interval
 from alignsim.scenario.evidence import describe_prior
@@ -33,7 +38,7 @@ from alignsim.scenario.timeaxis import Quarter
 REFERENCE_FILE = "reference-class.yaml"
 LOG_FLOOR = 1e-3
 MIN_RELIABILITY_CASES = 10
-FORECASTERS = ("model_prior", "model_matched_loo", "base_rate", "nothing_changes")
+FORECASTERS = ("model_prior", "model_matched_oof", "base_rate_oof", "base_rate_reference", "nothing_changes")
 
 
 class Rate(Cited):
@@ -118,7 +123,7 @@ def mean_scores(scored: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class BacktestResult:
-    """Scores (tidy: case x forecaster), history-matching diagnostics and the all-case weights."""
+    """Scores (tidy: case x forecaster), out-of-fold summaries, history-matching diagnostics."""
 
     scored: pd.DataFrame
     means: pd.DataFrame
@@ -129,46 +134,78 @@ class BacktestResult:
     inner: int
     seed: int
     extra: dict = field(default_factory=dict)
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    differences: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reliability: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def exposure_years(case: Scenario) -> float:
+    """Years at risk in the window: to the event's quarter (inclusive) if it happened, else all."""
+    if case.outcome.occurred and case.outcome.date:
+        return (case.axis.step_of(Quarter.parse(case.outcome.date)) + 1) / 4.0
+    return case.axis.n_steps / 4.0
 
 
 def run_backtest(folder: str | Path, n_draws: int = 500, inner: int = history.MIN_INNER,
-                 seed: int = 0) -> BacktestResult:
-    """Score every case of ``folder`` for the model (prior and leave-one-out matched) and baselines."""
+                 seed: int = 0, n_boot: int = 2000) -> BacktestResult:
+    """Score every case of ``folder`` out of fold, for the model and the baselines.
+
+    Folds are decision groups (``decision_group``; a case without one is its own group), held
+    out one at a time: the matched model weights draws by the outcomes of the other groups only,
+    and the base rate is the other groups' rate of the same event per state-year. The cited
+    reference class (``reference-class.yaml``) is scored too when the folder has one.
+    """
     if inner < history.MIN_INNER:
         raise ConfigError("inner", inner, f"at least {history.MIN_INNER} inner replicates per draw")
     if n_draws < 2:
         raise ConfigError("draws", n_draws, "at least 2 outer draws")
     folder = Path(folder)
     cases = load_cases(folder)
-    ref = load_reference_class(folder / REFERENCE_FILE)
+    ref = load_reference_class(folder / REFERENCE_FILE) if (folder / REFERENCE_FILE).is_file() else None
+    names = list(cases)
+    groups = [cases[k].decision_group for k in names]
+    codes = scoring.group_codes(groups)
+    occurred = {k: bool(c.outcome.occurred) for k, c in cases.items()}
+    base_oof = scoring.oof_base_rate(
+        np.array([occurred[k] for k in names], float), np.array([exposure_years(cases[k]) for k in names]),
+        [cases[k].event.kind for k in names], np.array([cases[k].axis.n_steps / 4.0 for k in names]), codes)
     draws = history.outer_draws(cases, seed, n_draws)
     probs = history.case_probabilities(cases, draws, inner, seed)
-    occurred = {k: bool(c.outcome.occurred) for k, c in cases.items()}
     rows = []
-    for name, case in cases.items():
+    for i, name in enumerate(names):
+        case = cases[name]
         mine = probs[probs["case"] == name].set_index("draw")
         raw = mine["events"] / mine["n"]
         k, n = int(mine["events"].sum()), int(mine["n"].sum())
         ci = clustered_interval(mine["events"].to_numpy(), mine["n"].to_numpy())  # draws as clusters
-        lo, hi = ci["ci_low"], ci["ci_high"]
-        others = [c for c in cases if c != name]
+        others = [c for j, c in enumerate(names) if codes[j] != codes[i]]
         w = history.normalised(history.outcome_likelihood(probs, occurred, others))
         matched = history.weighted_probability(raw, w, inner)
-        common = dict(case=name, event=case.event.kind, start=case.start, end=case.end,
-                      occurred=occurred[name], outcome_date=case.outcome.date)
+        common = dict(case=name, group=case.decision_group or "", event=case.event.kind, start=case.start,
+                      end=case.end, occurred=occurred[name], outcome_date=case.outcome.date)
         rows += [
-            dict(common, forecaster="model_prior", p_event=k / n, ci_low=float(lo), ci_high=float(hi), ess_draws=float(len(draws))),
-            dict(common, forecaster="model_matched_loo", p_event=matched["estimate"], ci_low=matched["ci_low"],
+            dict(common, forecaster="model_prior", p_event=k / n, ci_low=float(ci["ci_low"]),
+                 ci_high=float(ci["ci_high"]), ess_draws=float(len(draws))),
+            dict(common, forecaster="model_matched_oof", p_event=matched["estimate"], ci_low=matched["ci_low"],
                  ci_high=matched["ci_high"], ess_draws=matched["ess_draws"]),
-            dict(common, forecaster="base_rate", p_event=base_rate_probability(case, ref)),
-            dict(common, forecaster="nothing_changes", p_event=0.0),
+            dict(common, forecaster="base_rate_oof", p_event=float(base_oof[i])),
         ]
+        if ref is not None:
+            rows.append(dict(common, forecaster="base_rate_reference", p_event=base_rate_probability(case, ref)))
+        rows.append(dict(common, forecaster="nothing_changes", p_event=0.0))
     scored = score(pd.DataFrame(rows))
     means = mean_scores(scored)
+    summ = scoring.summary(scored, n_boot=n_boot, seed=seed)
+    diffs = pd.concat([scoring.paired_differences(scored, m, ["base_rate_oof", "nothing_changes"], n_boot, seed)
+                       for m in ("model_prior", "model_matched_oof")], ignore_index=True)
+    rel = pd.concat([scoring.reliability_table(sub["p_event"], sub["occurred"]).assign(forecaster=f)
+                     for f, sub in scored.groupby("forecaster", sort=False)], ignore_index=True)
     w_all = history.normalised(history.outcome_likelihood(probs, occurred))
     params = history.parameter_shift(draws, w_all)
-    return BacktestResult(scored, means, probs, w_all, params, draws, inner, seed,
-                          {"ess_all": history.kish_ess(w_all.to_numpy()), "reference_class": ref.name})
+    extra = {"ess_all": history.kish_ess(w_all.to_numpy()),
+             "reference_class": ref.name if ref is not None else None,
+             "groups": int(codes.max() + 1), "n_boot": n_boot}
+    return BacktestResult(scored, means, probs, w_all, params, draws, inner, seed, extra, summ, diffs, rel)
 
 
 def usable_cases(cases: dict[str, Scenario], target: Scenario, include_later: bool = False) -> list[str]:
@@ -216,12 +253,35 @@ def format_table(result: BacktestResult) -> str:
         lines.append(f"{r.case:<22} {r.event:<12} {r.start + '..' + r.end:<17} {('yes' if r.occurred else 'no'):<4} "
                      f"{r.forecaster:<18} {r.p_event:8.3f} {r.p_outcome:7.3f} {r.brier:7.3f} {r.log_score:6.2f} {ess}")
     lines.append("")
-    lines.append(f"mean over {s['case'].nunique()} cases (lower is better; log score floored at P={LOG_FLOOR:g}):")
-    for r in result.means.itertuples():
-        lines.append(f"  {r.forecaster:<18} Brier {r.mean_brier:.3f}   log {r.mean_log_score:.3f}")
+    lines.append(format_overall(result))
     lines.append(f"history matching on all cases: Kish ESS {result.extra['ess_all']:.1f} of {len(result.draws)} draws "
                  f"({result.inner} inner replicates per draw per case)")
-    lines.append("A handful of cases cannot establish calibration: these scores are illustrations, not evidence of skill.")
+    if s["case"].nunique() < MIN_RELIABILITY_CASES:
+        lines.append("A handful of cases cannot establish calibration: these scores are illustrations, not evidence of skill.")
+    return "\n".join(lines)
+
+
+def _num(x: float, fmt: str = ".3f") -> str:
+    return "-" if not np.isfinite(x) else format(x, fmt)
+
+
+def format_overall(result: BacktestResult) -> str:
+    """Overall scores per forecaster and the paired differences, as plain text (also Markdown-safe)."""
+    s = result.scored
+    lines = [f"overall, {s['case'].nunique()} cases in {result.extra.get('groups', '?')} decision groups "
+             f"(out of fold: each group held out once; lower Brier/log is better; log floored at P={LOG_FLOOR:g}; "
+             f"AUC 95% interval: grouped bootstrap, {result.extra.get('n_boot', '?')} resamples):"]
+    lines.append(f"  {'forecaster':<20} {'events':>6} {'Brier':>7} {'log':>7} {'AUC':>6} {'AUC 95%':>13} "
+                 f"{'cal.slope':>9} {'cal.int':>8}  status")
+    for r in result.summary.itertuples():
+        lines.append(f"  {r.forecaster:<20} {r.events:>6d} {r.brier:7.4f} {r.log:7.4f} {_num(r.auc, '6.3f'):>6} "
+                     f"{'[' + _num(r.auc_low, '.2f') + ', ' + _num(r.auc_high, '.2f') + ']':>13} "
+                     f"{_num(r.cal_slope, '9.2f'):>9} {_num(r.cal_intercept, '8.2f'):>8}  {r.cal_status}")
+    lines.append("paired differences, model minus baseline (95% grouped-bootstrap interval; "
+                 "Brier/log < 0 and AUC > 0 favour the model):")
+    for r in result.differences.itertuples():
+        lines.append(f"  {r.model:<18} - {r.baseline:<16} {r.metric:<6} {_num(r.difference, '+.4f'):>8} "
+                     f"[{_num(r.ci_low, '+.4f')}, {_num(r.ci_high, '+.4f')}]")
     return "\n".join(lines)
 
 
@@ -231,16 +291,14 @@ def reliability_figure(scored: pd.DataFrame, min_cases: int = MIN_RELIABILITY_CA
 
     n_cases = scored["case"].nunique()
     fig, ax = plt.subplots(figsize=(7, 5))
-    markers = dict(zip(FORECASTERS, "osD^"))
+    markers = dict(zip(FORECASTERS, "osDv^"))
     for i, (name, sub) in enumerate(scored.groupby("forecaster", sort=False)):
-        jitter = (i - 1.5) * 0.012
+        jitter = (i - 2) * 0.012
         ax.scatter(sub["p_event"], sub["occurred"].astype(float) + jitter, marker=markers.get(name, "o"),
                    label=name, alpha=0.8)
         if n_cases >= min_cases:
-            bins = np.linspace(0, 1, 6)
-            idx = np.clip(np.digitize(sub["p_event"], bins) - 1, 0, 4)
-            g = pd.DataFrame({"b": idx, "p": sub["p_event"], "o": sub["occurred"].astype(float)}).groupby("b").mean()
-            ax.plot(g["p"], g["o"], lw=1)
+            g = scoring.reliability_table(sub["p_event"], sub["occurred"])
+            ax.plot(g["mean_forecast"], g["observed"], lw=1)
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8, label="perfect calibration")
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.1, 1.1)
@@ -259,6 +317,9 @@ def save_backtest(result: BacktestResult, out_dir: Path) -> None:
 
     runstore.write_csv(out_dir / "scores.csv", result.scored)
     runstore.write_csv(out_dir / "mean_scores.csv", result.means)
+    runstore.write_csv(out_dir / "overall_scores.csv", result.summary)
+    runstore.write_csv(out_dir / "paired_differences.csv", result.differences)
+    runstore.write_csv(out_dir / "reliability.csv", result.reliability)
     runstore.write_csv(out_dir / "case_probabilities.csv", result.probabilities)
     runstore.write_csv(out_dir / "parameters_prior_vs_matched.csv", result.parameters)
     weights = result.weights_all.rename("weight").reset_index()
@@ -266,6 +327,7 @@ def save_backtest(result: BacktestResult, out_dir: Path) -> None:
     runstore.write_json(out_dir / "summary.json", {
         "draws": len(result.draws), "inner": result.inner, "seed": result.seed,
         "ess_all_cases": result.extra["ess_all"], "reference_class": result.extra["reference_class"],
+        "groups": result.extra["groups"], "n_boot": result.extra["n_boot"],
         "log_floor": LOG_FLOOR,
         "means": result.means.to_dict(orient="records")})
     fig = reliability_figure(result.scored)
