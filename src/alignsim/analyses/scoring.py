@@ -137,7 +137,7 @@ def summary(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
         sub = sub.sort_values("case")
         p, o = sub["p_event"].to_numpy(float), sub["occurred"].to_numpy(float)
         samples = bootstrap_indices(group_codes(sub["group"].tolist()), n_boot, seed)
-        lo, hi = grouped_interval(lambda ix: auc(p[ix], o[ix]), samples)
+        lo, hi = interval([auc(p[ix], o[ix]) for ix in samples])
         cal = calibration_fit(p, o)
         rows.append({"forecaster": name, "cases": len(sub), "events": int(o.sum()),
                      "brier": float(brier(p, o).mean()), "log": float(log_score(p, o, floor).mean()),
@@ -167,7 +167,7 @@ def paired_differences(table: pd.DataFrame, model: str, baselines: Sequence[str]
         pb = wide[base].to_numpy(float)
         for metric, f in metrics.items():
             diff = f(pm, everything) - f(pb, everything)
-            lo, hi = grouped_interval(lambda ix: f(pm, ix) - f(pb, ix), samples)
+            lo, hi = interval([f(pm, ix) - f(pb, ix) for ix in samples])
             rows.append({"model": model, "baseline": base, "metric": metric, "difference": float(diff),
                          "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows)
