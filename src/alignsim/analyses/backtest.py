@@ -21,6 +21,7 @@ lower is better for both. The floor keeps "nothing changes" finite when the even
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,13 +148,15 @@ def exposure_years(case: Scenario) -> float:
 
 
 def run_backtest(folder: str | Path, n_draws: int = 500, inner: int = history.MIN_INNER,
-                 seed: int = 0, n_boot: int = 2000) -> BacktestResult:
+                 seed: int = 0, n_boot: int = 2000, fixed: Mapping[str, float] | None = None) -> BacktestResult:
     """Score every case of ``folder`` out of fold, for the model and the baselines.
 
     Folds are decision groups (``decision_group``; a case without one is its own group), held
     out one at a time: the matched model weights draws by the outcomes of the other groups only,
     and the base rate is the other groups' rate of the same event per state-year. The cited
     reference class (``reference-class.yaml``) is scored too when the folder has one.
+    ``fixed`` sets shared parameters to one value in every draw (e.g. a driver family's weight to
+    0, to see what discrimination it carries); a path that is not a shared prior is refused.
     """
     if inner < history.MIN_INNER:
         raise ConfigError("inner", inner, f"at least {history.MIN_INNER} inner replicates per draw")
@@ -170,6 +173,10 @@ def run_backtest(folder: str | Path, n_draws: int = 500, inner: int = history.MI
         np.array([occurred[k] for k in names], float), np.array([exposure_years(cases[k]) for k in names]),
         [cases[k].event.kind for k in names], np.array([cases[k].axis.n_steps / 4.0 for k in names]), codes)
     draws = history.outer_draws(cases, seed, n_draws)
+    for path, value in (fixed or {}).items():
+        if path not in draws:
+            raise ConfigError("fixed", path, f"a shared prior path, one of {sorted(draws)}")
+        draws[path] = float(value)
     probs = history.case_probabilities(cases, draws, inner, seed)
     rows = []
     for i, name in enumerate(names):
