@@ -102,3 +102,15 @@ def test_cases_with_different_shared_priors_are_refused():
     b = validate_document(doc)
     with pytest.raises(ConfigError, match="decision.join_intercept"):
         history.outer_draws({"a": a, "b": b}, seed=0, n_draws=4)
+
+
+def test_a_decision_group_counts_as_one_observation():
+    probs = pd.DataFrame({"draw": [0, 0, 0, 1, 1, 1], "case": ["a", "b", "c"] * 2,
+                          "p": [0.8, 0.8, 0.5, 0.2, 0.2, 0.5]})
+    occurred = {"a": True, "b": True, "c": False}
+    grouped = history.outcome_likelihood(probs, occurred, groups={"a": "g", "b": "g", "c": None})
+    # a and b share one decision: their joint likelihood is the geometric mean, one factor of 0.8 (0.2)
+    assert grouped.to_numpy() == pytest.approx([0.8 * 0.5, 0.2 * 0.5])
+    alone = history.outcome_likelihood(probs, {"a": True, "c": False})
+    pd.testing.assert_series_equal(grouped, alone)
+    assert history.effective_groups(["a", "b", "c"], {"a": "g", "b": "g"}) == 2

@@ -172,6 +172,7 @@ def run_backtest(folder: str | Path, n_draws: int = 500, inner: int = history.MI
     base_oof = scoring.oof_base_rate(
         np.array([occurred[k] for k in names], float), np.array([exposure_years(cases[k]) for k in names]),
         [cases[k].event.kind for k in names], np.array([cases[k].axis.n_steps / 4.0 for k in names]), codes)
+    group_of = {k: cases[k].decision_group for k in names}
     draws = history.outer_draws(cases, seed, n_draws)
     for path, value in (fixed or {}).items():
         if path not in draws:
@@ -186,7 +187,7 @@ def run_backtest(folder: str | Path, n_draws: int = 500, inner: int = history.MI
         k, n = int(mine["events"].sum()), int(mine["n"].sum())
         ci = clustered_interval(mine["events"].to_numpy(), mine["n"].to_numpy())  # draws as clusters
         others = [c for j, c in enumerate(names) if codes[j] != codes[i]]
-        w = history.normalised(history.outcome_likelihood(probs, occurred, others))
+        w = history.normalised(history.outcome_likelihood(probs, occurred, others, group_of))
         matched = history.weighted_probability(raw, w, inner)
         common = dict(case=name, group=case.decision_group or "", event=case.event.kind, start=case.start,
                       end=case.end, occurred=occurred[name], outcome_date=case.outcome.date)
@@ -207,9 +208,10 @@ def run_backtest(folder: str | Path, n_draws: int = 500, inner: int = history.MI
                        for m in ("model_prior", "model_matched_oof")], ignore_index=True)
     rel = pd.concat([scoring.reliability_table(sub["p_event"], sub["occurred"]).assign(forecaster=f)
                      for f, sub in scored.groupby("forecaster", sort=False)], ignore_index=True)
-    w_all = history.normalised(history.outcome_likelihood(probs, occurred))
+    w_all = history.normalised(history.outcome_likelihood(probs, occurred, groups=group_of))
     params = history.parameter_shift(draws, w_all)
     extra = {"ess_all": history.kish_ess(w_all.to_numpy()),
+             "effective_groups": history.effective_groups(names, group_of),
              "reference_class": ref.name if ref is not None else None,
              "groups": int(codes.max() + 1), "n_boot": n_boot}
     return BacktestResult(scored, means, probs, w_all, params, draws, inner, seed, extra, summ, diffs, rel)
@@ -261,8 +263,9 @@ def format_table(result: BacktestResult) -> str:
                      f"{r.forecaster:<18} {r.p_event:8.3f} {r.p_outcome:7.3f} {r.brier:7.3f} {r.log_score:6.2f} {ess}")
     lines.append("")
     lines.append(format_overall(result))
-    lines.append(f"history matching on all cases: Kish ESS {result.extra['ess_all']:.1f} of {len(result.draws)} draws "
-                 f"({result.inner} inner replicates per draw per case)")
+    lines.append(f"history matching on all cases ({result.extra['effective_groups']} independent decision groups; "
+                 f"a group's likelihood is tempered by 1/size): Kish ESS {result.extra['ess_all']:.1f} of "
+                 f"{len(result.draws)} draws ({result.inner} inner replicates per draw per case)")
     if s["case"].nunique() < MIN_RELIABILITY_CASES:
         lines.append("A handful of cases cannot establish calibration: these scores are illustrations, not evidence of skill.")
     return "\n".join(lines)
@@ -380,7 +383,7 @@ def match_run(ens, folder: str | Path = "config/backtests", inner: int = history
     chosen = {k: cases[k] for k in use}
     probs = history.case_probabilities(chosen, draws, inner, ens.seed)
     occurred = {k: bool(c.outcome.occurred) for k, c in chosen.items()}
-    w = history.normalised(history.outcome_likelihood(probs, occurred))
+    w = history.normalised(history.outcome_likelihood(probs, occurred, groups={k: c.decision_group for k, c in chosen.items()}))
     per_draw_reps = ens.replicates / len(used)
     later = [k for k in use if Quarter.parse(cases[k].end) >= Quarter.parse(target.start)]
     prior = estimates.summarise(ens)
@@ -396,6 +399,7 @@ def match_run(ens, folder: str | Path = "config/backtests", inner: int = history
     summary = {"cases": use, "cases_outcomes": {k: occurred[k] for k in use},
                "later_outcomes_used": later,
                "inner_replicates": inner, "draws": len(draws), "ess_draws": history.kish_ess(w.to_numpy()),
+               "effective_groups": history.effective_groups(use, {k: c.decision_group for k, c in chosen.items()}),
                "prior": prior["probability"], "matched": head,
                "conditional": _matched_conditional(ens, w, per_draw_reps, observed_in_weights=bool(later))}
     return MatchedForecast(summary, table, history.parameter_shift(draws, w), w)

@@ -137,15 +137,30 @@ def case_probabilities(cases: Mapping[str, Scenario], draws: pd.DataFrame, inner
 
 
 def outcome_likelihood(probs: pd.DataFrame, occurred: Mapping[str, bool],
-                       use: Iterable[str] | None = None) -> pd.Series:
-    """Per-draw likelihood: product over cases in ``use`` of P(observed outcome | draw)."""
+                       use: Iterable[str] | None = None,
+                       groups: Mapping[str, str | None] | None = None) -> pd.Series:
+    """Per-draw likelihood: product over cases in ``use`` of P(observed outcome | draw)^(1/m).
+
+    ``m`` is the number of used cases in the case's decision group (``groups``: case -> group
+    label, None for a case of its own), so a group of cases that decided at one moment counts as
+    one observation (tempered likelihood: the geometric mean of its members' likelihoods). This
+    is the limit of perfectly correlated outcomes within a group; without ``groups`` every case
+    counts once.
+    """
     use = list(occurred) if use is None else list(use)
     wide = probs.pivot(index="draw", columns="case", values="p")
-    like = pd.Series(1.0, index=wide.index)
+    labels = {k: ((groups or {}).get(k) or f"__case:{k}") for k in use}
+    size = pd.Series(labels).value_counts()
+    log_like = pd.Series(0.0, index=wide.index)
     for name in use:
         p = wide[name]
-        like = like * (p if occurred[name] else 1.0 - p)
-    return like
+        log_like = log_like + np.log(p if occurred[name] else 1.0 - p) / size[labels[name]]
+    return np.exp(log_like)
+
+
+def effective_groups(names: Iterable[str], groups: Mapping[str, str | None]) -> int:
+    """Independent observations among ``names``: distinct decision groups (ungrouped cases count one each)."""
+    return len({(groups.get(k) or f"__case:{k}") for k in names})
 
 
 def normalised(like: pd.Series) -> pd.Series:
