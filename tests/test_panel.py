@@ -3,6 +3,7 @@
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -79,3 +80,27 @@ def test_left_out_must_name_a_driver_without_an_initial_value(tmp_path):
     path.write_text(both)
     with pytest.raises(ConfigError, match="drivers.external_threat.initial"):
         load_scenario(path)
+
+
+@pytest.mark.slow
+def test_backtest_holds_out_a_whole_decision_group(tmp_path):
+    from alignsim.analyses import backtest
+
+    (tmp_path / "config" / "panel").mkdir(parents=True)
+    (tmp_path / "config" / "priors-alliance.yaml").write_text(PRIORS.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "seeds").symlink_to(ROOT / "seeds")
+    for name in ("seato-aus-1975", "seato-gbr-1975", "nato-bel-2010", "rio-bra-1970"):
+        (tmp_path / "config" / "panel" / f"{name}.yaml").write_text((PANEL / f"{name}.yaml").read_text(encoding="utf-8"))
+    res = backtest.run_backtest(tmp_path / "config" / "panel", n_draws=6, inner=200, seed=2, n_boot=50)
+    assert res.extra["groups"] == 3 and res.extra["effective_groups"] == 3
+    occurred = res.scored.drop_duplicates("case").set_index("case")["occurred"].to_dict()
+    # seato-aus-1975 is matched on the two NATO/Rio cases only, never on its group partner
+    w = history.normalised(history.outcome_likelihood(res.probabilities, occurred, ["nato-bel-2010", "rio-bra-1970"]))
+    mine = res.probabilities[res.probabilities["case"] == "seato-aus-1975"].set_index("draw")
+    expected = float((w * mine["events"] / mine["n"]).sum())
+    got = res.scored.query("case == 'seato-aus-1975' and forecaster == 'model_matched_oof'")["p_event"].item()
+    assert got == pytest.approx(expected)
+    assert set(res.summary["forecaster"]) == {"model_prior", "model_matched_oof", "base_rate_oof", "nothing_changes"}
+    # out-of-fold base rate for a SEATO case: only the two other members' exposure, no events
+    br = res.scored.query("case == 'seato-aus-1975' and forecaster == 'base_rate_oof'")["p_event"].item()
+    assert br == pytest.approx(1 - np.exp(-5 * 0.5 / 10.0))
