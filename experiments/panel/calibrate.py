@@ -42,6 +42,7 @@ from alignsim.engine.streams import uniforms
 PANEL = Path("config/panel")
 PRIORS = Path("config/priors-alliance.yaml")
 OUT_MD = Path("docs/results/panel-calibration.md")
+Z_PER_DRAW = 10  # independent normal quantiles per draw when centring the fitted prior
 OFF = -60.0  # an intercept that switches nobody (sigmoid(-60) ~ 1e-26)
 
 
@@ -114,6 +115,7 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--inner", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--check-draws", type=int, default=1000, help="fresh draws for the engine check")
     ap.add_argument("--write", action="store_true")
     a = ap.parse_args()
     cases = backtest.load_cases(PANEL)
@@ -132,11 +134,13 @@ def main() -> None:
         # mean (a common hazard scale) so that, with independent z, the mean produced rate is the
         # observed (events + 1/2) / exposure.
         sd = float(a_d.std(ddof=1))
-        z = ndtri(np.clip(uniforms(a.seed, f"calibrate-z:{kind}", 0, 0, a.draws), 1e-12, 1 - 1e-12))
+        zs = ndtri(np.clip(uniforms(a.seed, f"calibrate-z:{kind}", 0, 0, a.draws * Z_PER_DRAW),
+                           1e-12, 1 - 1e-12)).reshape(Z_PER_DRAW, a.draws)
         lo, hi = -25.0, 10.0
-        for _ in range(60):
+        for _ in range(40):
             mid = 0.5 * (lo + hi)
-            if produced_rate(mid + sd * z, gaps, sign).mean() > (events + 0.5) / exposure:
+            mean_rate = np.mean([produced_rate(mid + sd * z, gaps, sign) for z in zs])
+            if mean_rate > (events + 0.5) / exposure:
                 hi = mid
             else:
                 lo = mid
@@ -150,9 +154,9 @@ def main() -> None:
                      "csto_reference_rate": ref_rate.per_year})
     table = pd.DataFrame(rows)
     # check with fresh draws from the fitted normal priors, real switching in the engine
-    check_draws = draws.copy()
+    check_draws = history.outer_draws(cases, a.seed + 7, a.check_draws)
     for path, (m, s) in fitted.items():
-        z = uniforms(a.seed + 7, f"check:{path}", 0, 0, a.draws)
+        z = uniforms(a.seed + 7, f"check:{path}", 0, 0, a.check_draws)
         check_draws[path] = m + s * ndtri(np.clip(z, 1e-12, 1 - 1e-12))
     produced = engine_check(cases, check_draws, a.inner, a.seed)
     table["engine_events"] = [produced[k][0] for k in table["event"]]
@@ -182,6 +186,7 @@ def write(table: pd.DataFrame, a) -> None:
     OUT_MD.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# Panel calibration: intercepts solved so produced hazards equal observed rates", "",
              f"Written by `experiments/panel/calibrate.py --draws {a.draws} --inner {a.inner} --seed {a.seed}"
+             f" --check-draws {a.check_draws}"
              f" --write` at commit {commit} on {platform.node()} ({platform.machine()}).", "",
              "Rates are events per state-year. `observed_rate` = (events + 1/2) / exposure (the mean of the Gamma",
              "posterior the targets are drawn from); `produced_at_fit_mean`: the model's expected rate at each draw's",
