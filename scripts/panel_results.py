@@ -40,16 +40,19 @@ def main() -> None:
     ap.add_argument("--inner", type=int, default=200)
     ap.add_argument("--drop-draws", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--name", default="panel", help="output name: docs/results/<name>.md and <name>-reliability.png")
+    ap.add_argument("--skip-drop", action="store_true", help="skip the drop-one-family runs")
     a = ap.parse_args()
     res = backtest.run_backtest(PANEL, n_draws=a.draws, inner=a.inner, seed=a.seed)
     OUT.mkdir(parents=True, exist_ok=True)
     fig = backtest.reliability_figure(res.scored)
-    fig.savefig(OUT / "panel-reliability.png", dpi=110, bbox_inches="tight")
+    fig.savefig(OUT / f"{a.name}-reliability.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     families = list(read_yaml(Path("config/priors-alliance.yaml"))["drivers"])
     drop_rows = []
-    base = backtest.run_backtest(PANEL, n_draws=a.drop_draws, inner=a.inner, seed=a.seed, n_boot=500)
-    for fam in [None, *families]:
+    base = None if a.skip_drop else backtest.run_backtest(PANEL, n_draws=a.drop_draws, inner=a.inner,
+                                                          seed=a.seed, n_boot=500)
+    for fam in [] if a.skip_drop else [None, *families]:
         r = base if fam is None else backtest.run_backtest(
             PANEL, n_draws=a.drop_draws, inner=a.inner, seed=a.seed, n_boot=500,
             fixed={f"drivers.{fam}.weight": 0.0})
@@ -59,6 +62,8 @@ def main() -> None:
                           "oof_auc": s.loc["model_matched_oof", "auc"], "oof_log": s.loc["model_matched_oof", "log"]})
         print("dropped", fam, drop_rows[-1], flush=True)
     drops = pd.DataFrame(drop_rows)
+    dec = read_yaml(Path("config/priors-alliance.yaml"))["decision"]
+    basis = ", ".join(f"{k} {v['dist']} ({v['basis']})" for k, v in dec.items())
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     s = res.summary.set_index("forecaster")
     oof, br = s.loc["model_matched_oof"], s.loc["base_rate_oof"]
@@ -74,23 +79,23 @@ def main() -> None:
         f"{res.scored['case'].nunique()} cases (config/panel/, drawn by seed 20261128 before outcomes were coded), "
         f"{res.extra['groups']} decision groups; {int(res.summary['events'].iloc[0])} events, all four alliance "
         "dissolutions (SEATO 1977 x2, Warsaw 1991, CENTO 1979). Folds: each decision group held out once. "
-        "Model prior: the shared priors of config/priors-alliance.yaml as they stand at this commit "
-        "(if their intercepts are `calibrated`, the calibration used every panel outcome, so the prior's "
-        "level is in-sample; the matched model re-weights draws by the other groups' outcomes only).", "",
+        f"Model prior: the shared priors of config/priors-alliance.yaml at this commit; intercepts: {basis}. "
+        "Where they are `calibrated`, the calibration used every panel outcome, so the prior's level is "
+        "in-sample; the matched model re-weights draws by the other groups' outcomes only.", "",
         "**" + verdict + "**", "",
         "## Overall", "", md_table(res.summary, ".4f"), "",
         "## Paired differences (model minus baseline; grouped-bootstrap 95% interval)", "",
         md_table(res.differences, "+.4f"), "",
         "## Reliability (equal-width bins)", "", md_table(res.reliability), "",
-        "![reliability](panel-reliability.png)", "",
-        f"## Drop one driver family (weight fixed at 0; {a.drop_draws} draws, so the '(none)' row differs "
-        "slightly from the overall table)", "", md_table(drops, ".4f"), "",
+        f"![reliability]({a.name}-reliability.png)", "",
+        *([] if a.skip_drop else [f"## Drop one driver family (weight fixed at 0; {a.drop_draws} draws, so the '(none)' row differs "
+        "slightly from the overall table)", "", md_table(drops, ".4f"), ""]),
         "## Per case", "", md_table(per_case, ".4f"), "",
         "Notes: the out-of-fold base rate is lower exactly when the held-out case is an event (removing an "
         "event from the training rate), which makes its AUC near 0 by construction; its Brier and log "
         "scores are the fair comparison. With 4 events the intervals are wide.", ""]
-    (OUT / "panel.md").write_text("\n".join(text), encoding="utf-8")
-    print(f"wrote {OUT / 'panel.md'} and {OUT / 'panel-reliability.png'}")
+    (OUT / f"{a.name}.md").write_text("\n".join(text), encoding="utf-8")
+    print(f"wrote {OUT / (a.name + '.md')} and {OUT / (a.name + '-reliability.png')}")
 
 
 if __name__ == "__main__":
