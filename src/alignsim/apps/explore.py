@@ -11,7 +11,6 @@ them as PNG at ``/alignsim/gap.png`` and ``/alignsim/states.png`` (query string 
 from __future__ import annotations
 
 import functools
-import io
 import os
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pandas as pd
 
 from alignsim.outputs import figures
 from alignsim.errors import ConfigError
-from alignsim.outputs.figures import plt
+from alignsim.outputs.figures import new_figure
 from alignsim.engine.model import AlignmentModel
 from alignsim.engine.priors import point_params
 from alignsim.scenario import Scenario, load_scenario
@@ -123,7 +122,7 @@ def gap_figure(history: pd.DataFrame, scenario: Scenario):
     """The utility gap dU of one trajectory, its drivers' pull and the barrier, with membership shaded."""
     colors = figures.actor_colors(scenario)
     c = colors[scenario.focal]
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = new_figure((8, 4.2))
     for series, style, label in (("gap", dict(lw=2.5), "utility gap dU"),
                                  ("pull", dict(lw=1.2, ls="--"), "drivers' pull (dU + barrier)")):
         sub = history[history["series"] == series]
@@ -147,7 +146,7 @@ def states_figure(history: pd.DataFrame, scenario: Scenario):
     colors = figures.actor_colors(scenario)
     data = history[~history["series"].isin(["gap", "pull", "member"])]
     actors = [a for a in scenario.actors if a in set(data["actor"])]
-    fig, axes = plt.subplots(len(actors), 1, figsize=(9, 2.6 * len(actors)), sharex=True, squeeze=False)
+    fig, axes = new_figure((9, 2.6 * len(actors)), len(actors), 1, sharex=True, squeeze=False)
     for ax, actor in zip(axes[:, 0], actors):
         sub = data[data["actor"] == actor]
         for i, (series, g) in enumerate(sub.groupby("series", sort=False)):
@@ -165,10 +164,7 @@ def states_figure(history: pd.DataFrame, scenario: Scenario):
 
 
 def png_bytes(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    return figures.png_bytes(fig, dpi=90)
 
 
 def trajectory_png(which: str, values: dict[str, str], config: str | None = None) -> bytes:

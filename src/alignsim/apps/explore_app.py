@@ -19,7 +19,7 @@ from alignsim.errors import ConfigError
 from alignsim.apps.explore import ExploreModel, config_path, gap_figure, png_bytes, slider_specs, states_figure, \
     trajectory_png
 
-_LOCK = threading.Lock()  # matplotlib's pyplot is not thread-safe; the PNG routes run in threads
+_LOCK = threading.Lock()  # drawing sets matplotlib rc (figures.save_png); the PNG routes run in threads
 
 
 def _png_endpoint(request):
