@@ -167,21 +167,51 @@ def png_bytes(fig) -> bytes:
     return figures.png_bytes(fig, dpi=90)
 
 
-def trajectory_png(which: str, values: dict[str, str], config: str | None = None) -> bytes:
-    """Run one trajectory to the horizon with slider ``values`` (text, as in a query string) and
-    return the ``which`` figure ("gap" or "states") as PNG bytes."""
-    kwargs: dict[str, float] = {}
-    seed = 0
+MAX_PARAM_CHARS = 64      # a query parameter's name or value, at most (the longest slider name is far shorter)
+MAX_SEED = 2**63 - 1      # as the scenario schema's seed
+
+
+def query_values(scenario: Scenario, values: dict[str, str]) -> tuple[int, dict[str, float]]:
+    """Check a query string's values against the sliders: ``(seed, {slider: value})``.
+
+    Every parameter must be a slider name (or ``seed``) of at most ``MAX_PARAM_CHARS``
+    characters; a weight a finite number within its slider's range; the seed a whole number in
+    0..2**63-1. Anything else is one short ``ConfigError`` (the page answers 400) that never
+    repeats an over-long name or value.
+    """
+    specs = slider_specs(scenario)
+    if len(values) > len(specs) + 1:
+        raise ConfigError("query", f"{len(values)} parameters", f"at most {len(specs) + 1} (the sliders and seed)")
+    seed, weights = 0, {}
     for key, text in values.items():
+        if len(key) > MAX_PARAM_CHARS or len(text) > MAX_PARAM_CHARS:
+            raise ConfigError("query", f"a parameter of {max(len(key), len(text))} characters",
+                              f"names and values of at most {MAX_PARAM_CHARS} characters")
+        if key != "seed" and key not in specs:
+            raise ConfigError(key, text, f"one of the sliders {sorted(specs)} or seed")
+        if key == "seed":
+            digits = text.strip()
+            if not (digits.isascii() and digits.isdigit() and int(digits) <= MAX_SEED):
+                raise ConfigError(key, text, "a whole number from 0 to 2**63-1")
+            seed = int(digits)
+            continue
         try:
             number = float(text)
         except ValueError:
             raise ConfigError(key, text, "a number") from None
-        if key == "seed":
-            seed = int(number)
-        else:
-            kwargs[key] = number
-    model = ExploreModel(config, seed=seed, **kwargs)
+        lo, hi = specs[key]["min"], specs[key]["max"]
+        if not lo <= number <= hi:  # also refuses nan, inf and overflowing text such as 1e399
+            raise ConfigError(key, text, f"a number from {lo:g} to {hi:g} (the slider's range)")
+        weights[key] = number
+    return seed, weights
+
+
+def trajectory_png(which: str, values: dict[str, str], config: str | None = None) -> bytes:
+    """Run one trajectory to the horizon with slider ``values`` (text, as in a query string) and
+    return the ``which`` figure ("gap" or "states") as PNG bytes; bad values are a ConfigError."""
+    scenario = cached_scenario(str(config or config_path()))
+    seed, weights = query_values(scenario, values)
+    model = ExploreModel(config, seed=seed, **weights)
     while model.running:
         model.step()
     draw = {"gap": gap_figure, "states": states_figure}[which]

@@ -20,6 +20,7 @@ file may be anything, e.g. a credentials file given by mistake).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -169,10 +170,15 @@ def _problem(exc: yaml.YAMLError) -> str:
     if isinstance(exc, YamlLimit):
         return exc.problem
     problem = str(getattr(exc, "problem", None) or "not valid YAML")
-    for quote in ("'", '"'):
-        if quote in problem:  # e.g. "found unknown escape character 'x'", "found undefined alias 'secret'"
-            problem = problem.split(quote, 1)[0].rstrip()
-    return problem.removesuffix(",")
+    # PyYAML quotes tokens ('<scalar>', ',') but also text of the file (an alias's or tag's name,
+    # an escape character): keep the first kind, blank the second.
+    return re.sub(r"'([^']*)'|\"([^\"]*)\"", _blank_quoted, problem)
+
+
+def _blank_quoted(match: re.Match) -> str:
+    inner = match.group(1) if match.group(1) is not None else match.group(2)
+    token = inner.startswith("<") and inner.endswith(">") or (len(inner) == 1 and not inner.isalnum())
+    return match.group(0) if token else "'...'"
 
 
 def check_depth(doc: Any) -> None:
