@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles: ``dev`` (default) for everyday runs, ``ci`` for CI (HYPOTHESIS_PROFILE=ci):
+# at least 1,000 examples per property, and print_blob so a failure replays from the log alone
+# (``@reproduce_failure``).
+settings.register_profile("dev", max_examples=60, deadline=None)
+settings.register_profile("ci", max_examples=1000, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"

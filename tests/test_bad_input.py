@@ -20,7 +20,8 @@ from alignsim.scenario import load_document
 
 from conftest import CONFIG, ROOT, minimal_doc, driver, fixed, uniform
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+# examples per property from the profile (tests/conftest.py: dev 60, ci 1000 with print_blob)
+SETTINGS = settings(deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -25,7 +25,7 @@ def test_run_prints_what_summary_json_holds(tmp_path):
     assert f"is {100 * p['estimate']:.1f}%" in text
     assert f"{100 * p['epistemic_low']:.1f}%-{100 * p['epistemic_high']:.1f}%" in text
     cond = summary["conditional"]
-    assert f"= {100 * cond['estimate']:.1f}%" in text
+    assert f"by the end of {cond['window_end']} is {100 * cond['estimate']:.1f}%" in text
     assert f"Results: {out}" in text
     manifest = json.loads((out / "manifest.json").read_text())
     for key in ("seed", "replicates", "versions", "cpu", "wall_seconds", "config_sha256"):

@@ -100,6 +100,15 @@ def test_solara_server_serves_the_utility_gap_plot():
         assert status3 == 200 and Image.open(io.BytesIO(states)).format == "PNG"
         status4, msg, _ = _get(base + "/alignsim/gap.png?w_nothing=1")
         assert status4 == 400 and b"w_nothing" in msg and b"one of the sliders" in msg
+        # bad values are a short 400 naming the parameter, never a 500; a long key is not echoed
+        for query, name in (("seed=-1", b"seed"), ("seed=nan", b"seed"), ("seed=inf", b"seed"),
+                            ("w_regional_instability=1e399", b"w_regional_instability"),
+                            ("w_regional_instability=-1e6", b"w_regional_instability"),
+                            ("w_regional_instability=nan", b"w_regional_instability"),
+                            ("k" * 1500 + "=1", b"at most 64 characters"),
+                            ("k" * 100_000 + "=1", b"")):
+            status5, msg, _ = _get(f"{base}/alignsim/gap.png?{query}")
+            assert 400 <= status5 < 500 and name in msg and len(msg) < 300, (query[:40], status5, msg[:300])
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

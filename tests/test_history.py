@@ -8,6 +8,7 @@ import pytest
 
 from alignsim.analyses import history
 from alignsim.engine.ensemble import simulate
+from alignsim.engine.estimates import happened_by
 from alignsim.errors import ConfigError
 from alignsim.engine.priors import point_params
 from alignsim.scenario import Outcome, validate_document
@@ -57,7 +58,7 @@ def _synthetic_cases(true_hazard: float, k: int, seed: int) -> dict:
     params = point_params(base, k)
     params[JOIN] = logit(true_hazard)
     params.index = pd.RangeIndex(0, k, name="replicate")
-    hits = history.event_hits(base, simulate(base, params, seed).replicates)
+    hits = happened_by(base, simulate(base, params, seed).replicates)
     return {f"case{i}": _scenario(f"case{i}", bool(h)) for i, h in enumerate(hits)}
 
 

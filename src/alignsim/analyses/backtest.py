@@ -27,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
 
 from alignsim.analyses import history, scoring
 from alignsim.errors import ConfigError
 from alignsim.engine.estimates import clustered_interval
 from alignsim.scenario.evidence import describe_prior
-from alignsim.scenario import Cited, Frozen, Scenario, load_scenario, read_yaml
+from alignsim.scenario import Cited, Frozen, Scenario, load_scenario, read_yaml, validate_model
 from alignsim.scenario.timeaxis import Quarter
 
 REFERENCE_FILE = "reference-class.yaml"
@@ -60,13 +59,7 @@ class ReferenceClass(Frozen):
 
 
 def load_reference_class(path: str | Path) -> ReferenceClass:
-    doc = read_yaml(Path(path), "reference_class")
-    try:
-        return ReferenceClass.model_validate(doc)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(".".join(str(p) for p in err["loc"]), err.get("input"),
-                          err["msg"].removeprefix("Value error, ")) from None
+    return validate_model(ReferenceClass, read_yaml(Path(path), "reference_class"))
 
 
 def load_cases(folder: str | Path) -> dict[str, Scenario]:
@@ -297,10 +290,10 @@ def format_overall(result: BacktestResult) -> str:
 
 def reliability_figure(scored: pd.DataFrame, min_cases: int = MIN_RELIABILITY_CASES):
     """Forecast P(event) against outcome per case and forecaster; binned reliability with enough cases."""
-    from alignsim.outputs.figures import plt
+    from alignsim.outputs.figures import new_figure
 
     n_cases = scored["case"].nunique()
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = new_figure((7, 5))
     markers = dict(zip(FORECASTERS, "osDv^"))
     for i, (name, sub) in enumerate(scored.groupby("forecaster", sort=False)):
         jitter = (i - 2) * 0.012
@@ -323,8 +316,6 @@ def reliability_figure(scored: pd.DataFrame, min_cases: int = MIN_RELIABILITY_CA
 
 def save_backtest(result: BacktestResult, out_dir: Path) -> None:
     from alignsim.runs import folder as runstore
-    from alignsim.outputs.figures import plt
-
     runstore.write_csv(out_dir / "scores.csv", result.scored)
     runstore.write_csv(out_dir / "mean_scores.csv", result.means)
     runstore.write_csv(out_dir / "overall_scores.csv", result.summary)
@@ -342,7 +333,6 @@ def save_backtest(result: BacktestResult, out_dir: Path) -> None:
         "means": result.means.to_dict(orient="records")})
     fig = reliability_figure(result.scored)
     runstore.save_figure(out_dir / "reliability.png", fig)
-    plt.close(fig)
 
 
 # ---------------------------------------------------------------- history-matched forecast of a run
@@ -414,13 +404,13 @@ def _matched_conditional(ens, w: pd.Series, per_draw_reps: float, observed_in_we
     observation still has to be applied, and draws are weighted by w_d r_d. The interval is the
     weighted one of ``history.weighted_probability`` (effective sample size under the weights).
     """
-    from alignsim.engine.estimates import conditional_window
+    from alignsim.engine.estimates import conditional_by_draw
 
-    window = conditional_window(ens)
-    if window is None:
+    counts = conditional_by_draw(ens)
+    if counts is None:
         return None
     obs = ens.scenario.observed
-    frame = pd.DataFrame({"d": ens.outcomes["draw"].to_numpy(), "r": window[0], "h": window[1]}).groupby("d").mean()
+    frame = pd.DataFrame({"r": counts["at_risk"] / counts["replicates"], "h": counts["events"] / counts["replicates"]})
     frame = frame[frame["r"] > 0]
     per_draw = frame["h"] / frame["r"]
     ww = w.reindex(frame.index).fillna(0.0)

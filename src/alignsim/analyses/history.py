@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from alignsim.engine.ensemble import simulate
+from alignsim.engine.estimates import happened_by
 from alignsim.errors import ConfigError
 from alignsim.engine.priors import ppf
 from alignsim.scenario import Scenario, iter_priors
@@ -95,16 +96,6 @@ def case_params(case: Scenario, draws: pd.DataFrame, inner: int, seed: int,
     return frame
 
 
-def event_hits(case: Scenario, outcomes: pd.DataFrame) -> np.ndarray:
-    """Whether the case's event happened within its horizon, per replicate (bool)."""
-    kind = case.event.kind
-    if kind == "first_entry":
-        return outcomes["first_entry_step"].to_numpy() > 0
-    if kind == "first_exit":
-        return outcomes["first_exit_step"].to_numpy() > 0
-    return outcomes["member_at_event"].to_numpy().astype(bool)
-
-
 def case_seed(seed: int, name: str) -> int:
     """A case's own seed, derived from the run's seed and the case's name (63 bits)."""
     from alignsim.engine.streams import stream_key
@@ -127,7 +118,7 @@ def case_probabilities(cases: Mapping[str, Scenario], draws: pd.DataFrame, inner
         for first in range(0, len(draws), chunk_draws):
             n = min(chunk_draws, len(draws) - first)
             res = simulate(case, case_params(case, draws, inner, own, first, n), own)
-            hits = event_hits(case, res.replicates)
+            hits = happened_by(case, res.replicates)
             k = hits.reshape(n, inner).sum(axis=1)
             rows.append(pd.DataFrame({"draw": draws.index[first:first + n], "case": name,
                                       "events": k, "n": inner}))

@@ -28,6 +28,7 @@ from SALib.sample import sobol as sobol_sample
 from alignsim.errors import ConfigError
 from alignsim.engine.estimates import Z95, clustered_mean_se
 from alignsim.engine.priors import draw_of_replicate, params_from_quantiles, ppf, salib_problem
+from alignsim.outputs.figures import new_figure
 from alignsim.scenario import Scenario, iter_priors
 from alignsim.analyses.sweep import PointRunner
 
@@ -172,10 +173,8 @@ def tornado(scenario: Scenario, runner: PointRunner, seed: int, replicates: int,
 
 def tornado_figure(table: pd.DataFrame, event: str, top: int = 15):
     """Horizontal bars from P(low quantile) to P(high quantile) around the base probability."""
-    from alignsim.outputs.figures import plt
-
     t = table.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))
+    fig, ax = new_figure((9, 0.35 * len(t) + 1.5))
     base = float(table["p_base"].iloc[0])
     y = np.arange(len(t))
     ax.barh(y, t["p_low"] - base, left=base, color="#7570b3", label="prior at its low quantile")
@@ -191,10 +190,8 @@ def tornado_figure(table: pd.DataFrame, event: str, top: int = 15):
 
 def sobol_figure(table: pd.DataFrame, top: int = 20):
     """First- and total-order indices with their 95% intervals, largest total order first."""
-    from alignsim.outputs.figures import plt
-
     t = table.sort_values("ST", ascending=False).head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))
+    fig, ax = new_figure((9, 0.35 * len(t) + 1.5))
     y = np.arange(len(t))
     ax.barh(y + 0.2, t["ST"], height=0.4, xerr=t["ST_conf"], color="#d95f02", label="total order ST")
     ax.barh(y - 0.2, t["S1"], height=0.4, xerr=t["S1_conf"], color="#1b9e77", label="first order S1")

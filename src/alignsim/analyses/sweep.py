@@ -15,24 +15,24 @@ from __future__ import annotations
 
 import copy
 import itertools
-import multiprocessing
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alignsim.engine.ensemble import EnsembleResult, simulate
+from alignsim.engine.ensemble import simulate
+from alignsim.engine.parallel import LocalPool
+from alignsim.outputs.figures import new_figure
 from alignsim.errors import ConfigError
 from alignsim.engine.priors import draw_of_replicate
-from alignsim.engine.estimates import clustered_interval, event_step, standard_error, wilson
+from alignsim.engine.estimates import clustered_interval, happened_by, standard_error, wilson
 from alignsim.engine.priors import point_params, prior_paths, replicate_params, sample_draws
 from alignsim.scenario import (Scenario, apply_override, find_seeds, load_document, read_yaml,
-                       validate_document)
+                               validate_document, validate_model)
 from alignsim.scenario.timeaxis import Quarter
 
 Others = Literal["prior", "median"]
@@ -57,20 +57,12 @@ def base_params(scenario: Scenario, replicates: int, seed: int, others: Others =
     return replicate_params(sample_draws(scenario, seed, n_draws), replicates, 0, replicates)
 
 
-def event_hits(scenario: Scenario, table: pd.DataFrame, by_step: int | None = None) -> np.ndarray:
-    """(R,) bool: the scenario's event happened by ``by_step`` (default: the horizon)."""
-    ens = EnsembleResult(scenario, 0, pd.DataFrame(), table, None)  # type: ignore[arg-type]
-    steps = event_step(ens)
-    by_step = scenario.axis.n_steps if by_step is None else by_step
-    return (steps > 0) & (steps <= by_step)
-
-
 def evaluate_point(scenario: Scenario, base: pd.DataFrame, seed: int, values: dict[str, float],
                    by_step: int | None = None, batch_size: int | None = None) -> np.ndarray:
     """(R,) bool hits at one point: ``base`` with the columns in ``values`` set, same seed."""
     params = base.assign(**{path: float(value) for path, value in values.items()})
     size = batch_size or scenario.monte_carlo.batch_size
-    parts = [event_hits(scenario, simulate(scenario, params.iloc[a:a + size], seed).replicates, by_step)
+    parts = [happened_by(scenario, simulate(scenario, params.iloc[a:a + size], seed).replicates, by_step)
              for a in range(0, len(params), size)]
     return np.concatenate(parts)
 
@@ -90,25 +82,21 @@ def _run_chunk(seed: int, replicates: int, others: Others, by_step: int | None,
     return out
 
 
-def _warm(_: int = 0) -> int:
-    from alignsim.engine import ensemble  # noqa: F401  (importing the engine and Mesa is the point)
-
-    return 0
-
-
 class PointRunner:
-    """Evaluates many points, in this process (``workers=1``) or a reused process pool.
+    """Evaluates many points, in this process (``workers=1``) or in the package's process pool.
 
-    The pool uses an explicit "spawn" context and is created once, so interpreter start-up and
-    the Mesa import are paid once per worker. Results come back in the order of the points;
-    each point's numbers do not depend on the worker count or chunking.
+    With ``workers > 1`` the points go, in chunks, to one ``engine.parallel.LocalPool`` created
+    on first use and kept until ``close()``, so interpreter start-up and the Mesa import are
+    paid once per worker; a worker is replaced after ``MAX_TASKS`` chunks (memory stays
+    bounded). Results come back in the order of the points; each point's numbers do not depend
+    on the worker count or chunking.
     """
 
     def __init__(self, workers: int = 1) -> None:
         if int(workers) < 1:
             raise ConfigError("workers", workers, "a whole number >= 1")
         self.workers = int(workers)
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: LocalPool | None = None
         self._used = 0
 
     def __enter__(self) -> "PointRunner":
@@ -119,14 +107,13 @@ class PointRunner:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.close()
             self._pool = None
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _executor(self) -> LocalPool:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = LocalPool(self.workers)
             self._used = 0
-            list(self._pool.map(_warm, range(self.workers)))
         return self._pool
 
     def hits(self, tasks: Sequence[Task], seed: int, replicates: int, others: Others = "prior",
@@ -146,9 +133,10 @@ class PointRunner:
             for w in range(0, len(chunks), wave):
                 # Workers are replaced after about MAX_TASKS chunks each, so memory that a long
                 # analysis leaves behind in a worker process stays bounded.
-                if self._pool is not None and self._used + len(chunks[w:w + wave]) > wave:
-                    self.close()
                 pool = self._executor()
+                if self._used + len(chunks[w:w + wave]) > wave:
+                    pool.renew()
+                    self._used = 0
                 futures = [pool.submit(_run_chunk, seed, replicates, others, by_step, c) for c in chunks[w:w + wave]]
                 rows += [row for f in futures for row in f.result()]
                 self._used += len(futures)
@@ -256,22 +244,7 @@ class SweepSpec(_Spec):
 
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and validate a sweep file; errors name the field, the value and what was expected."""
-    return validate_spec(SweepSpec, read_yaml(Path(path), "sweep")).check()
-
-
-def validate_spec(cls: type[BaseModel], doc: dict):
-    """Validate a plain mapping against a settings schema, raising one ``ConfigError``."""
-    try:
-        return cls.model_validate(doc)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "no such field here (check its spelling and place)"
-        elif err["type"] == "missing":
-            msg = "this required field"
-        raise ConfigError(loc, err.get("input"), msg) from None
+    return validate_model(SweepSpec, read_yaml(Path(path), "sweep")).check()
 
 
 class Sweep:
@@ -346,13 +319,10 @@ class Sweep:
 
 def sweep_figure(sweep: Sweep, table: pd.DataFrame, event: str):
     """A line with its 95% band (one parameter, or one panel per parameter in 'oat'), or a heatmap."""
-    from alignsim.outputs import figures
-
-    plt = figures.plt
     paths = [a.path for a in sweep.spec.parameters]
     if sweep.spec.mode == "grid" and len(paths) == 2:
         grid = table.pivot(index=paths[1], columns=paths[0], values="estimate")
-        fig, ax = plt.subplots(figsize=(7, 5.5))
+        fig, ax = new_figure((7, 5.5))
         im = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
         ax.set_xticks(range(grid.shape[1]), [f"{v:.3g}" for v in grid.columns], rotation=45)
         ax.set_yticks(range(grid.shape[0]), [f"{v:.3g}" for v in grid.index])
@@ -364,7 +334,7 @@ def sweep_figure(sweep: Sweep, table: pd.DataFrame, event: str):
         ax.set_title(f"Sweep {sweep.spec.name}: P({event}), {int(table['replicates'].iloc[0])} replicates per cell")
         return fig
     panels = paths if sweep.spec.mode == "oat" else paths[:1]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False, sharey=True)
+    fig, axes = new_figure((5 * len(panels), 4), 1, len(panels), squeeze=False, sharey=True)
     for ax, path in zip(axes[0], panels):
         sub = table[table["path"] == path] if sweep.spec.mode == "oat" else table
         x = sub["value"] if sweep.spec.mode == "oat" else sub[path]
@@ -381,7 +351,6 @@ def sweep_figure(sweep: Sweep, table: pd.DataFrame, event: str):
 def run_sweep_file(path: str | Path, out: str | Path | None = None, workers: int | None = None,
                    replicates: int | None = None, save: bool = True) -> tuple[Sweep, pd.DataFrame, Path | None]:
     """Load, run and (with ``save``) write a sweep folder: sweep.csv, sweep.png, sweep.yaml, manifest."""
-    from alignsim.outputs import figures
     from alignsim.runs import folder as runstore
 
     sweep = Sweep.from_file(path)
@@ -409,7 +378,6 @@ def run_sweep_file(path: str | Path, out: str | Path | None = None, workers: int
         runstore.write_json(out_dir / "manifest.json", man)
         fig = sweep_figure(sweep, table, s.event.kind.replace("_", " "))
         runstore.save_figure(out_dir / "sweep.png", fig)
-        figures.plt.close(fig)
     return sweep, table, out_dir
 
 

@@ -237,6 +237,25 @@ def _sweep_setup(p: argparse.ArgumentParser):
     return go
 
 
+@command("sensitivity", "run tornado / heatmap / Sobol / Morris / PRIM from a sensitivity settings file")
+def _sensitivity_setup(p: argparse.ArgumentParser):
+    p.add_argument("settings", help="settings YAML file, e.g. config/sensitivity/smoke.yaml "
+                   "(its scenario and heatmap paths are relative to it)")
+    p.add_argument("--workers", type=_positive, help="worker processes (default: the settings file's); "
+                   "results do not depend on it")
+    p.add_argument("--out", help="folder to create (must not exist); default runs/sensitivity-<scenario>-<time>")
+
+    def go(a: argparse.Namespace) -> int:
+        from alignsim.analyses.sensitivity_set import run_sensitivity
+
+        result = run_sensitivity(a.settings, workers=a.workers, out=a.out,
+                                 progress=lambda line: print(line, flush=True))
+        print(result.summary)
+        print(f"Sensitivity folder: {result.folder}")
+        return 0
+    return go
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m alignsim", description="Scenario forecasts of geopolitical alignment.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")

@@ -11,7 +11,6 @@ them as PNG at ``/alignsim/gap.png`` and ``/alignsim/states.png`` (query string 
 from __future__ import annotations
 
 import functools
-import io
 import os
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pandas as pd
 
 from alignsim.outputs import figures
 from alignsim.errors import ConfigError
-from alignsim.outputs.figures import plt
+from alignsim.outputs.figures import new_figure
 from alignsim.engine.model import AlignmentModel
 from alignsim.engine.priors import point_params
 from alignsim.scenario import Scenario, load_scenario
@@ -123,7 +122,7 @@ def gap_figure(history: pd.DataFrame, scenario: Scenario):
     """The utility gap dU of one trajectory, its drivers' pull and the barrier, with membership shaded."""
     colors = figures.actor_colors(scenario)
     c = colors[scenario.focal]
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = new_figure((8, 4.2))
     for series, style, label in (("gap", dict(lw=2.5), "utility gap dU"),
                                  ("pull", dict(lw=1.2, ls="--"), "drivers' pull (dU + barrier)")):
         sub = history[history["series"] == series]
@@ -147,7 +146,7 @@ def states_figure(history: pd.DataFrame, scenario: Scenario):
     colors = figures.actor_colors(scenario)
     data = history[~history["series"].isin(["gap", "pull", "member"])]
     actors = [a for a in scenario.actors if a in set(data["actor"])]
-    fig, axes = plt.subplots(len(actors), 1, figsize=(9, 2.6 * len(actors)), sharex=True, squeeze=False)
+    fig, axes = new_figure((9, 2.6 * len(actors)), len(actors), 1, sharex=True, squeeze=False)
     for ax, actor in zip(axes[:, 0], actors):
         sub = data[data["actor"] == actor]
         for i, (series, g) in enumerate(sub.groupby("series", sort=False)):
@@ -165,27 +164,54 @@ def states_figure(history: pd.DataFrame, scenario: Scenario):
 
 
 def png_bytes(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    return figures.png_bytes(fig, dpi=90)
 
 
-def trajectory_png(which: str, values: dict[str, str], config: str | None = None) -> bytes:
-    """Run one trajectory to the horizon with slider ``values`` (text, as in a query string) and
-    return the ``which`` figure ("gap" or "states") as PNG bytes."""
-    kwargs: dict[str, float] = {}
-    seed = 0
+MAX_PARAM_CHARS = 64      # a query parameter's name or value, at most (the longest slider name is far shorter)
+MAX_SEED = 2**63 - 1      # as the scenario schema's seed
+
+
+def query_values(scenario: Scenario, values: dict[str, str]) -> tuple[int, dict[str, float]]:
+    """Check a query string's values against the sliders: ``(seed, {slider: value})``.
+
+    Every parameter must be a slider name (or ``seed``) of at most ``MAX_PARAM_CHARS``
+    characters; a weight a finite number within its slider's range; the seed a whole number in
+    0..2**63-1. Anything else is one short ``ConfigError`` (the page answers 400) that never
+    repeats an over-long name or value.
+    """
+    specs = slider_specs(scenario)
+    if len(values) > len(specs) + 1:
+        raise ConfigError("query", f"{len(values)} parameters", f"at most {len(specs) + 1} (the sliders and seed)")
+    seed, weights = 0, {}
     for key, text in values.items():
+        if len(key) > MAX_PARAM_CHARS or len(text) > MAX_PARAM_CHARS:
+            raise ConfigError("query", f"a parameter of {max(len(key), len(text))} characters",
+                              f"names and values of at most {MAX_PARAM_CHARS} characters")
+        if key != "seed" and key not in specs:
+            raise ConfigError(key, text, f"one of the sliders {sorted(specs)} or seed")
+        if key == "seed":
+            digits = text.strip()
+            if not (digits.isascii() and digits.isdigit() and int(digits) <= MAX_SEED):
+                raise ConfigError(key, text, "a whole number from 0 to 2**63-1")
+            seed = int(digits)
+            continue
         try:
             number = float(text)
         except ValueError:
             raise ConfigError(key, text, "a number") from None
-        if key == "seed":
-            seed = int(number)
-        else:
-            kwargs[key] = number
-    model = ExploreModel(config, seed=seed, **kwargs)
+        lo, hi = specs[key]["min"], specs[key]["max"]
+        if not lo <= number <= hi:  # also refuses nan, inf and overflowing text such as 1e399
+            raise ConfigError(key, text, f"a number from {lo:g} to {hi:g} (the slider's range)")
+        weights[key] = number
+    return seed, weights
+
+
+def trajectory_png(which: str, values: dict[str, str], config: str | None = None) -> bytes:
+    """Run one trajectory to the horizon with slider ``values`` (text, as in a query string) and
+    return the ``which`` figure ("gap" or "states") as PNG bytes; bad values are a ConfigError."""
+    scenario = cached_scenario(str(config or config_path()))
+    seed, weights = query_values(scenario, values)
+    model = ExploreModel(config, seed=seed, **weights)
     while model.running:
         model.step()
     draw = {"gap": gap_figure, "states": states_figure}[which]

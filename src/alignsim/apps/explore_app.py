@@ -19,7 +19,8 @@ from alignsim.errors import ConfigError
 from alignsim.apps.explore import ExploreModel, config_path, gap_figure, png_bytes, slider_specs, states_figure, \
     trajectory_png
 
-_LOCK = threading.Lock()  # matplotlib's pyplot is not thread-safe; the PNG routes run in threads
+MAX_QUERY_CHARS = 2048
+_LOCK = threading.Lock()  # drawing sets matplotlib rc (figures.save_png); the PNG routes run in threads
 
 
 def _png_endpoint(request):
@@ -27,7 +28,10 @@ def _png_endpoint(request):
 
     which = request.path_params["which"]
     if which not in ("gap", "states"):
-        return PlainTextResponse(f"no figure {which!r}; expected gap or states", status_code=404)
+        return PlainTextResponse(f"no figure {which[:40]!r}; expected gap or states", status_code=404)
+    if len(request.url.query) > MAX_QUERY_CHARS:
+        return PlainTextResponse(f"error: query: a query string of at most {MAX_QUERY_CHARS} characters",
+                                 status_code=400)
     try:
         with _LOCK:
             png = trajectory_png(which, dict(request.query_params))

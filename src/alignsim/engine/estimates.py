@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from alignsim.engine.ensemble import FIXED_POINT, EnsembleResult, gap_bin_edges
+from alignsim.scenario import Scenario
 from alignsim.scenario.timeaxis import Quarter
 
 Z95 = 1.959963984540054
@@ -84,15 +85,31 @@ def replicates_per_draw(result: EnsembleResult) -> int:
     return int(np.bincount(_draw_index(result)[0]).min())
 
 
+def event_steps(scenario: Scenario, outcomes: pd.DataFrame) -> np.ndarray:
+    """(R,) int: the step of the scenario's event in each replicate of ``outcomes``, -1 if none.
+
+    ``outcomes`` is a per-replicate table (``EnsembleResult.outcomes`` or a batch's
+    ``replicates``); ``member_at`` counts as happening at its date's step when a member then.
+    """
+    kind = scenario.event.kind
+    if kind == "first_entry":
+        return outcomes["first_entry_step"].to_numpy()
+    if kind == "first_exit":
+        return outcomes["first_exit_step"].to_numpy()
+    step = scenario.axis.step_of(Quarter.parse(scenario.event.date))
+    return np.where(outcomes["member_at_event"].to_numpy(), step, -1)
+
+
+def happened_by(scenario: Scenario, outcomes: pd.DataFrame, by_step: int | None = None) -> np.ndarray:
+    """(R,) bool: the event happened by the end of step ``by_step`` (default: the horizon)."""
+    steps = event_steps(scenario, outcomes)
+    by_step = scenario.axis.n_steps if by_step is None else by_step
+    return (steps > 0) & (steps <= by_step)
+
+
 def event_step(result: EnsembleResult) -> np.ndarray:
     """Step of the scenario's event per replicate (-1 if it did not happen in the horizon)."""
-    kind = result.scenario.event.kind
-    if kind == "first_entry":
-        return result.outcomes["first_entry_step"].to_numpy()
-    if kind == "first_exit":
-        return result.outcomes["first_exit_step"].to_numpy()
-    step = result.scenario.axis.step_of(Quarter.parse(result.scenario.event.date))
-    return np.where(result.outcomes["member_at_event"].to_numpy(), step, -1)
+    return event_steps(result.scenario, result.outcomes)
 
 
 def cumulative(result: EnsembleResult) -> pd.DataFrame:
@@ -130,9 +147,7 @@ def membership(result: EnsembleResult) -> pd.DataFrame:
 
 def per_draw_probability(result: EnsembleResult, by_step: int | None = None) -> pd.Series:
     """Each outer draw's share of replicates with the event by ``by_step`` (default: horizon)."""
-    steps = event_step(result)
-    by_step = result.scenario.axis.n_steps if by_step is None else by_step
-    hit = (steps > 0) & (steps <= by_step)
+    hit = happened_by(result.scenario, result.outcomes, by_step)
     return pd.Series(hit).groupby(result.outcomes["draw"].to_numpy()).mean()
 
 
@@ -184,18 +199,32 @@ def conditional_window(result: EnsembleResult) -> tuple[np.ndarray, np.ndarray] 
     return (steps <= 0) | (steps > through), (steps > through) & (steps <= end)
 
 
-def conditional(result: EnsembleResult) -> dict | None:
-    """P(event in (through, window_end] | no event through ``through``), per ``observed``."""
+def conditional_by_draw(result: EnsembleResult) -> pd.DataFrame | None:
+    """Per outer draw (index ``draw``): ``replicates``, ``at_risk`` (no event by ``observed.through``)
+    and ``events`` (the event in (through, window_end]); None as for ``conditional_window``.
+
+    Every conditional estimate starts here: ``conditional`` pools the counts; a weighting of
+    draws (history matching) weights each draw's ratio ``events / at_risk``.
+    """
     window = conditional_window(result)
     if window is None:
         return None
-    obs = result.scenario.observed
     at_risk, hit = window
-    n, k = int(at_risk.sum()), int(hit.sum())
-    draws = pd.DataFrame({"d": result.outcomes["draw"].to_numpy(), "r": at_risk, "h": hit}).groupby("d").sum()
-    ci = clustered_interval(draws["h"].to_numpy(), draws["r"].to_numpy())
+    frame = pd.DataFrame({"draw": result.outcomes["draw"].to_numpy(), "replicates": 1,
+                          "at_risk": at_risk.astype(np.int64), "events": hit.astype(np.int64)})
+    return frame.groupby("draw").sum()
+
+
+def conditional(result: EnsembleResult) -> dict | None:
+    """P(event in (through, window_end] | no event through ``through``), per ``observed``."""
+    draws = conditional_by_draw(result)
+    if draws is None:
+        return None
+    obs = result.scenario.observed
+    n, k = int(draws["at_risk"].sum()), int(draws["events"].sum())
+    ci = clustered_interval(draws["events"].to_numpy(), draws["at_risk"].to_numpy())
     low, high = ci["ci_low"], ci["ci_high"]
-    per_draw = (draws["h"] / draws["r"]).dropna().to_numpy()
+    per_draw = (draws["events"] / draws["at_risk"]).dropna().to_numpy()
     return {"after": obs.through, "window_end": obs.window_end, "at_risk": n, "events": k,
             "estimate": k / n if n else float("nan"), "ci_low": float(low), "ci_high": float(high),
             "epistemic_low": float(np.percentile(per_draw, 5)) if per_draw.size else float("nan"),

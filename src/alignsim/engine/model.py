@@ -33,6 +33,37 @@ def compile_variable(ref: str, var: Variable, params: pd.DataFrame) -> CompiledV
     )
 
 
+class KeyedStreamsOnly:
+    """Stands in for Mesa's ``model.rng`` / ``model.random`` on an ``AlignmentModel``.
+
+    Mesa seeds one generator per Model; ours steps a whole batch of replicates, so a number drawn
+    from it would depend on the batch's size and position and break "same seed, same numbers
+    for any batch size". Every attribute access (``rng.random()``, ``random.shuffle(...)``,
+    ``rng.bit_generator``) raises ``RunError`` naming the keyed streams to use instead. Mesa
+    itself touches ``rng`` only inside ``Model.__init__`` (to record its state and seed
+    ``random``), before the guard is put in place; the AgentSet of all agents, made there with
+    the seeded ``random``, gets the guard too. Passing the guard on, as Mesa does when it makes
+    an ``AgentSet`` per agent type, is harmless.
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_name", name)
+
+    def __getattr__(self, attr: str):
+        raise RunError(f"model.{self._name}.{attr}: Mesa's per-model generator is switched off in AlignmentModel "
+                       "(one generator per batch would make results depend on the batch size); draw from the "
+                       "keyed streams instead: model.uniform(purpose) / model.normal(purpose) "
+                       "(alignsim.engine.streams, keyed by seed, purpose, step and replicate)")
+
+    def __setattr__(self, attr: str, value) -> None:
+        self.__getattr__(attr)
+
+    def __repr__(self) -> str:
+        return f"<model.{self._name} switched off: use the keyed streams>"
+
+
 class AlignmentModel(mesa.Model):
     """A batch of replicates of one scenario.
 
@@ -46,6 +77,9 @@ class AlignmentModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, params: pd.DataFrame, seed: int) -> None:
         super().__init__(rng=np.random.default_rng(np.random.SeedSequence([int(seed), 0x6D657361])))
+        self.rng = KeyedStreamsOnly("rng")  # type: ignore[assignment]
+        self.random = KeyedStreamsOnly("random")  # type: ignore[assignment]
+        self.agents.random = self.random  # Mesa made this AgentSet with its seeded random (shuffle_do)
         self.scenario = scenario
         self.seed = int(seed)
         index = params.index.to_numpy()

@@ -9,9 +9,18 @@ identical, number for number, to the single-process run with the same seed.
   (Mesa 3.3 forces "spawn" globally on import; we never rely on the global default). The pool
   is created once and reused by every batch and every ``run_ensemble`` call made through it, so
   the interpreter start-up and the Mesa import are paid once per worker, not once per batch.
+  It is the one process pool of the package: sweeps and sensitivity analyses submit their
+  chunks of points to it too (``LocalPool.submit``, ``analyses.sweep.PointRunner``).
+  Its workers die with the process that made the pool: each runs a watchdog thread on that
+  process (``_watch_parent``: a Linux pidfd that becomes readable when the process ends, else
+  polling its pid), and exits at once when it is gone, also after ``kill -9``.
 - ``DaskPool``: batches submitted to a ``dask.distributed`` cluster: the scheduler at
   ``scheduler`` (``tcp://host:8786``) or a ``LocalCluster`` started for the run. The scenario
   and draw table are sent to the workers once per ensemble (``Client.scatter``).
+  The worker processes of a ``LocalCluster`` are started by nannies living in this process;
+  distributed's ``AsyncProcess`` gives each child a pipe from its parent and a thread that exits
+  the child when the pipe closes, so they too end with this process. Workers of a remote
+  scheduler are not ours: they outlive the client by design.
 
 At most ``window`` batches are in flight at a time, so memory stays flat however many batches
 the run has.
@@ -23,6 +32,8 @@ import hashlib
 import multiprocessing
 import os
 import pickle
+import select
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -45,6 +56,41 @@ def _warm() -> int:
     from alignsim.engine import ensemble  # noqa: F401  (the import is the point)
 
     return os.getpid()
+
+
+WATCH_SECONDS = 0.5  # how often a worker polls its parent where there is no pidfd
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Pool worker initializer: exit this worker as soon as process ``parent_pid`` has ended.
+
+    A daemon thread waits on a pidfd of the parent (Linux >= 5.3: readable once the parent has
+    terminated, even before it is reaped); elsewhere it polls ``os.kill(pid, 0)``. The exit is
+    ``os._exit``: nothing of a dead parent's run is worth flushing.
+    """
+    try:
+        fd = os.pidfd_open(parent_pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):
+        fd = None
+
+    def wait_pidfd() -> None:
+        select.select([fd], [], [])
+        os._exit(1)
+
+    def poll_pid() -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=wait_pidfd if fd is not None else poll_pid, name="alignsim-watch-parent",
+                     daemon=True).start()
 
 
 def _peak_rss_mb() -> float:
@@ -82,7 +128,7 @@ def default_start_method() -> str:
 
 
 class LocalPool:
-    """A reusable local process pool.
+    """A reusable local process pool (the package's one pool, for runs, sweeps and sensitivity).
 
     Args:
         workers: number of worker processes (>= 1).
@@ -90,7 +136,10 @@ class LocalPool:
         window: batches in flight at once (default 2 x workers).
 
     Use as a context manager, or call ``close()``. ``startup_seconds`` is the time taken to
-    start every worker and import the engine in it (measured in ``__init__``).
+    start every worker and import the engine in it (measured when the workers start).
+    ``renew()`` replaces every worker by a fresh one (a long analysis calls it now and then, so
+    memory left behind in workers stays bounded; ``max_tasks_per_child`` of Python 3.11's
+    executor can deadlock, so it is not used).
     """
 
     def __init__(self, workers: int, start_method: str | None = None, window: int | None = None) -> None:
@@ -101,13 +150,17 @@ class LocalPool:
         if self.start_method not in multiprocessing.get_all_start_methods():
             raise ConfigError("start_method", self.start_method,
                               f"one of {multiprocessing.get_all_start_methods()}")
-        ctx = multiprocessing.get_context(self.start_method)
+        self._ctx = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
-            ctx.set_forkserver_preload(["alignsim.engine.ensemble"])
+            self._ctx.set_forkserver_preload(["alignsim.engine.ensemble"])
         self.window = int(window) if window else 2 * self.workers
+        self._start()
+
+    def _start(self) -> None:
+        """Start every worker now (and import the engine there), so no task pays for it."""
         started = time.perf_counter()
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
-        # start every worker now (and import the engine there), so batches never pay for it
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self._ctx,
+                                         initializer=_watch_parent, initargs=(os.getpid(),))
         pids = set()
         while len(pids) < self.workers:
             futs = [self._pool.submit(_warm) for _ in range(self.workers)]
@@ -115,6 +168,15 @@ class LocalPool:
             if len(pids) < self.workers:
                 time.sleep(0.01)
         self.startup_seconds = time.perf_counter() - started
+
+    def renew(self) -> None:
+        """Replace every worker by a fresh one (waits for running tasks)."""
+        self._pool.shutdown(wait=True)
+        self._start()
+
+    def submit(self, fn, /, *args):
+        """Run ``fn(*args)`` in a worker (``fn`` importable by name); returns its future."""
+        return self._pool.submit(fn, *args)
 
     def map_batches(self, scenario: Scenario, draw_table: pd.DataFrame, replicates: int, seed: int,
                     tasks: list[tuple[int, int, int]]) -> Iterator:

@@ -1,14 +1,54 @@
-"""Matplotlib figures of a run: cumulative probability, driver contributions, dU fan chart."""
+"""Matplotlib figures of a run: cumulative probability, driver contributions, dU fan chart.
+
+Every figure is a ``matplotlib.figure.Figure`` made by ``new_figure`` (no pyplot, no global
+backend: importing alignsim leaves a notebook's backend alone) and written by ``save_png``,
+which renders every label as plain text: mathtext is off for the figure's texts and for the
+tick labels made while drawing, so an actor or driver name such as ``$\\undefinedmacro{$``
+is drawn as written instead of failing.
+"""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+from typing import IO
+
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
 
+
+def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, **subplots) -> tuple[Figure, object]:
+    """A new ``Figure`` of ``figsize`` inches and its axes (``Figure.subplots(nrows, ncols, **subplots)``)."""
+    with matplotlib.rc_context(PLAIN_TEXT):
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(nrows, ncols, **subplots)
+
+
+def plain_text(fig: Figure) -> Figure:
+    """Turn mathtext off for every text already in ``fig`` (titles, labels, legends, tick labels)."""
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+    return fig
+
+
+def save_png(fig: Figure, target: str | Path | IO[bytes], dpi: int = 110) -> None:
+    """Write ``fig`` as PNG to a path or a binary file, every label as plain text."""
+    plain_text(fig)
+    with matplotlib.rc_context(PLAIN_TEXT):  # tick labels made while drawing read the rc
+        fig.savefig(target, format="png", dpi=dpi, bbox_inches="tight")
+
+
+def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    """``fig`` as PNG bytes (``save_png``)."""
+    buf = io.BytesIO()
+    save_png(fig, buf, dpi)
+    return buf.getvalue()
 
 
 def _quarter_x(quarters: pd.Series) -> np.ndarray:
@@ -22,7 +62,7 @@ def cumulative_figure(cum: pd.DataFrame, year_ends: pd.DataFrame, title: str, ev
     """Cumulative P(event) by quarter with its Monte Carlo band and year-end epistemic ranges.
 
     ``color``: the focal actor's colour (see ``actor_colors``)."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = new_figure((8, 4.5))
     x = _quarter_x(cum["quarter"])
     ax.fill_between(x, cum["ci_low"], cum["ci_high"], alpha=0.35, color=color,
                     label="Monte Carlo 95% interval (cluster-robust Wilson)")
@@ -46,8 +86,8 @@ def contributions_figure(contrib: pd.DataFrame, directions: dict[str, str], titl
 
     ``colors``: a colour per driver (``driver_colors``: shades of the actor it is attributed
     to); solid lines push toward membership, dashed lines away."""
-    fig, ax = plt.subplots(figsize=(9, 5))
-    fallback = plt.get_cmap("tab20")
+    fig, ax = new_figure((9, 5))
+    fallback = matplotlib.colormaps["tab20"]
     for i, (name, direction) in enumerate(directions.items()):
         sub = contrib[contrib["driver"] == name]
         color = colors[name] if colors else fallback(i % 20)
@@ -70,7 +110,7 @@ def gap_fan_figure(quantiles: pd.DataFrame, title: str, color: str = "#7570b3"):
     """Fan chart of the utility gap dU (quantiles from fixed-bin histograms).
 
     ``color``: the focal actor's colour (see ``actor_colors``)."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = new_figure((8, 4.5))
     x = _quarter_x(quantiles["quarter"])
     ax.fill_between(x, quantiles["q05"], quantiles["q95"], color=color, alpha=0.25, label="5th-95th percentile")
     ax.fill_between(x, quantiles["q25"], quantiles["q75"], color=color, alpha=0.45, label="25th-75th percentile")
@@ -141,8 +181,8 @@ def driver_balance_figure(contrib: pd.DataFrame, scenario, periods: int = 3):
     wide = contrib[contrib["driver"].isin(drivers)].pivot(index="quarter", columns="driver", values="contribution")
     order = wide.mean().reindex(drivers).sort_values().index.tolist()
     lim = float(np.abs(wide.to_numpy()).max()) * 1.1 if wide.size else 1.0
-    fig, axes = plt.subplots(1, len(chunks), figsize=(3.2 * len(chunks) + 2.2, 0.32 * len(order) + 1.8),
-                             sharey=True, squeeze=False)
+    fig, axes = new_figure((3.2 * len(chunks) + 2.2, 0.32 * len(order) + 1.8), 1, len(chunks),
+                           sharey=True, squeeze=False)
     for ax, chunk in zip(axes[0], chunks):
         means = wide.loc[list(chunk)].mean().reindex(order)
         ax.barh(range(len(order)), means.to_numpy(), color=[colors[owner[d]] for d in order])
@@ -154,7 +194,7 @@ def driver_balance_figure(contrib: pd.DataFrame, scenario, periods: int = 3):
     axes[0][0].set_yticks(range(len(order)))
     axes[0][0].set_yticklabels(order, fontsize=8)
     used = list(dict.fromkeys(owner[d] for d in order))
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[a]) for a in used]
+    handles = [Rectangle((0, 0), 1, 1, color=colors[a]) for a in used]
     fig.legend(handles, [scenario.actors[a].name for a in used], title="driver attributed to",
                loc="lower center", ncol=len(used), fontsize=8, title_fontsize=8, bbox_to_anchor=(0.5, -0.02))
     fig.suptitle("Which drivers push toward and away from membership, by period of the horizon")

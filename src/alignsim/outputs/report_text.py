@@ -27,6 +27,14 @@ def headline_sentence(summary: dict, scenario: Scenario) -> str:
             f"{pct(p['estimate'])} ({spread}).")
 
 
+def conditional_sentence(cond: dict, event: str) -> str:
+    """The conditional forecast (``estimates.conditional``) in one sentence, for the terminal and the report."""
+    return (f"Given that it had not happened by {cond['after']}, the probability that {event} "
+            f"after {cond['after']} and by the end of {cond['window_end']} is {pct(cond['estimate'])} "
+            f"(epistemic range {pct(cond['epistemic_low'])}-{pct(cond['epistemic_high'])}; Monte Carlo 95% "
+            f"interval {pct(cond['ci_low'])}-{pct(cond['ci_high'])}; {cond['at_risk']} replicates at risk).")
+
+
 def headline_text(summary: dict, scenario: Scenario, wall_seconds: float | None = None) -> str:
     lines = [scenario.question, "", headline_sentence(summary, scenario), ""]
     per_draw = summary.get("replicates_per_draw")
@@ -47,9 +55,7 @@ def headline_text(summary: dict, scenario: Scenario, wall_seconds: float | None 
         lines.append(f"Median quarter of the event, among replicates where it happens: {med or 'none happened'}")
     cond = summary.get("conditional")
     if cond:
-        lines.append(f"P(event after {cond['after']} through {cond['window_end']} | none by {cond['after']}) = "
-                     f"{pct(cond['estimate'])} (MC 95% {pct(cond['ci_low'])}-{pct(cond['ci_high'])}; epistemic "
-                     f"{pct(cond['epistemic_low'])}-{pct(cond['epistemic_high'])}; {cond['at_risk']} replicates at risk)")
+        lines.append(conditional_sentence(cond, summary["event"]))
     tail = f"Replicates: {summary['replicates']} ({summary['draws']} parameter draws), seed {summary['seed']}"
     if wall_seconds is not None:
         tail += f", {wall_seconds:.1f} s"

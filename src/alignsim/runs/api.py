@@ -231,4 +231,3 @@ def save_run(result: RunResult, config_path: str | None, overrides: list[str]) -
     }
     for name, fig in figs.items():
         runstore.save_figure(d / name, fig)
-        figures.plt.close(fig)

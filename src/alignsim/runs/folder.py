@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from alignsim.errors import RunError
+from alignsim.outputs import figures
 from alignsim.scenario import Scenario
 
 
@@ -48,7 +49,7 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> None:
 
 
 def save_figure(path: Path, fig) -> None:
-    _atomic(path, lambda p: fig.savefig(p, format="png", dpi=110, bbox_inches="tight"))
+    _atomic(path, lambda p: figures.save_png(fig, p, dpi=110))
 
 
 def _jsonable(value: Any) -> Any:

@@ -26,7 +26,7 @@ from alignsim.outputs import figures
 from alignsim.runs import folder as runstore
 from alignsim.errors import ConfigError, RunError
 from alignsim.outputs.explain import assumption_table, driver_table
-from alignsim.outputs.report_text import headline_sentence, pct
+from alignsim.outputs.report_text import conditional_sentence, headline_sentence, pct
 from alignsim.scenario import Scenario, validate_document
 from alignsim.scenario.timeaxis import Quarter
 
@@ -96,10 +96,7 @@ def read_run(run_dir: Path) -> tuple[dict, dict, Scenario, dict[str, pd.DataFram
 
 
 def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    figures.plt.close(fig)
-    return buf.getvalue()
+    return figures.png_bytes(fig, dpi=100)
 
 
 def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
@@ -147,11 +144,7 @@ def since_section(summary: dict, scenario: Scenario) -> Section | None:
         s.p("Scripted (known) events in that period, applied in every replicate: " + "; ".join(done) + ".")
     cond = summary.get("conditional")
     if cond:
-        s.p(f"Given that it had not happened by {cond['after']}, the probability that {summary['event']} "
-            f"after {cond['after']} and by the end of {cond['window_end']} is {pct(cond['estimate'])} "
-            f"(epistemic range {pct(cond['epistemic_low'])}-{pct(cond['epistemic_high'])}; Monte Carlo 95% "
-            f"interval {pct(cond['ci_low'])}-{pct(cond['ci_high'])}; {cond['at_risk']} replicates at risk).",
-            "conditional", {"estimate": cond["estimate"]})
+        s.p(conditional_sentence(cond, summary["event"]), "conditional", {"estimate": cond["estimate"]})
     elif obs.occurred:
         s.p("The event has already occurred, so no conditional forecast is given.")
     return s

@@ -7,7 +7,10 @@ Imports nothing of alignsim but ``alignsim.errors``. Everything above it takes a
 from alignsim.scenario.loader import (
     BACKTEST_FIELDS,
     BACKTEST_STATE_SECTIONS,
+    MAX_BYTES,
     MAX_DEPTH,
+    MAX_NODES,
+    LimitedLoader,
     apply_override,
     check_backtest_fields,
     check_depth,
@@ -15,8 +18,10 @@ from alignsim.scenario.loader import (
     load_document,
     load_scenario,
     merge_include,
+    parse_yaml,
     read_yaml,
     validate_document,
+    validate_model,
 )
 from alignsim.scenario.schema import (
     DIST_FIELDS,
@@ -49,10 +54,11 @@ from alignsim.scenario.schema import (
 )
 
 __all__ = [
-    "BACKTEST_FIELDS", "BACKTEST_STATE_SECTIONS", "DIST_FIELDS", "FOCAL_OBSERVABLES", "MAX_ABS", "MAX_DEPTH",
-    "PHASES", "PRIOR_SECTIONS", "Actor", "Bloc", "Cited", "Decision", "Driver", "Event", "FieldProblem", "Frozen",
+    "BACKTEST_FIELDS", "BACKTEST_STATE_SECTIONS", "DIST_FIELDS", "FOCAL_OBSERVABLES", "MAX_ABS", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES",
+    "PHASES", "PRIOR_SECTIONS", "Actor", "Bloc", "Cited", "Decision", "Driver", "Event", "FieldProblem", "Frozen", "LimitedLoader",
     "MemberAtStart", "MonteCarlo", "Observed", "Outcome", "Prior", "Scenario", "Scripted", "Shock", "Variable",
     "apply_override", "check_backtest_fields", "check_depth", "check_references", "find_seeds", "iter_cited",
-    "iter_priors", "load_document", "load_scenario", "merge_include", "read_yaml", "validate_document",
+    "iter_priors", "load_document", "load_scenario", "merge_include", "parse_yaml", "read_yaml",
+    "validate_document", "validate_model",
     "variable_refs", "walk",
 ]

@@ -1,28 +1,145 @@
-"""Reading scenario files: safe YAML, ``include:`` merging, ``--set`` overrides, validation.
+"""Reading scenario files: safe YAML with limits, ``include:`` merging, ``--set`` overrides, validation.
 
 ``load_scenario(path, overrides)`` is the one way in: it reads the file and what it includes,
 applies overrides, validates the merged mapping against ``schema.Scenario`` and checks every
 quote and URL against ``seeds/`` (``evidence.check_scenario_evidence``).
+
+Limits on every YAML file read (scenario, include, sweep, settings), each refused with one line:
+
+- size: at most ``MAX_BYTES`` (16 MiB) on disk, checked before a byte is parsed (the largest
+  legitimate files are a few hundred kB; a 2 MB scenario or sweep loads);
+- expansion: at most ``MAX_NODES`` (2,000,000) nodes once every alias is expanded, counted by
+  ``LimitedLoader`` on the composed node graph (each distinct node once, with memoised subtree
+  sizes, so an alias bomb is refused in time linear in the file, before any object is built);
+- nesting: at most ``MAX_DEPTH`` (40) levels, counted on the same graph; recursive aliases refused;
+- duplicate keys in one mapping refused, naming the key and both line numbers.
+
+Messages name the file, the line and the problem; they never quote the file's text (an included
+file may be anything, e.g. a credentials file given by mistake).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from alignsim.errors import ConfigError
 from alignsim.scenario.evidence import check_scenario_evidence
 from alignsim.scenario.schema import FieldProblem, Scenario, check_references
 
+MAX_BYTES = 16 * 1024 * 1024
+MAX_NODES = 2_000_000
+MAX_DEPTH = 40
+
+
+class YamlLimit(yaml.YAMLError):
+    """A YAML document over one of the loader's limits (carries the line of the offending node)."""
+
+    def __init__(self, problem: str, mark: yaml.Mark | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+
+
+class LimitedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate keys and documents over the node/depth limits.
+
+    ``get_single_node`` composes the document (aliases become shared references to one node)
+    and then counts its expanded size: ``size(node) = 1 + sum(size(child))`` computed once per
+    distinct node, so ``lolN: &aN [*aN-1, ...]`` costs O(file) to count however large it expands.
+    """
+
+    max_nodes = MAX_NODES
+    max_depth = MAX_DEPTH
+
+    def get_single_node(self):  # noqa: D102 - yaml API
+        node = super().get_single_node()
+        if node is not None:
+            self._check_expansion(node)
+        return node
+
+    def _check_expansion(self, root: yaml.Node) -> None:
+        size: dict[int, int] = {}
+        depth: dict[int, int] = {}
+        on_path: set[int] = set()
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            key = id(node)
+            kids = _children(node)
+            if done:
+                on_path.discard(key)
+                size[key] = 1 + sum(size[id(c)] for c in kids)
+                depth[key] = 1 + max((depth[id(c)] for c in kids), default=0)
+                if size[key] > self.max_nodes:
+                    raise YamlLimit(f"at most {self.max_nodes:,} values once aliases are expanded", node.start_mark)
+                if depth[key] > self.max_depth + 1:
+                    raise YamlLimit(f"values nested at most {self.max_depth} levels deep", node.start_mark)
+                continue
+            if key in size:
+                continue
+            if key in on_path:
+                raise YamlLimit("no recursive alias (an anchor used inside itself)", node.start_mark)
+            on_path.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in kids if id(c) not in size)
+
+    def construct_mapping(self, node, deep=False):  # noqa: D102 - yaml API
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: SafeConstructor refuses it with its own message
+                    continue
+                line = key_node.start_mark.line + 1
+                if first is not None:
+                    raise YamlLimit(f"each key once in a mapping, but key {_short(key)} is on line {first} "
+                                    f"and again on line {line}", key_node.start_mark)
+                seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _short(key: Any) -> str:
+    text = repr(key)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML text with ``LimitedLoader`` (plain data only; limits as in the module doc)."""
+    loader = LimitedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
 
 def read_yaml(path: Path, field: str = "config") -> dict[str, Any]:
-    """Read one YAML mapping safely (no object-constructing tags)."""
+    """Read one YAML mapping safely (no object-constructing tags), within the loader's limits."""
     if not path.is_file():
         raise ConfigError(field, str(path), "an existing YAML file")
-    raw = path.read_bytes()
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ConfigError(field, str(path), f"a YAML file of at most {MAX_BYTES // 2**20} MiB "
+                          f"(this one has {size / 2**20:.1f} MiB)")
+    raw = path.read_bytes()[: MAX_BYTES + 1]
+    if len(raw) > MAX_BYTES:  # grew after the size check
+        raise ConfigError(field, str(path), f"a YAML file of at most {MAX_BYTES // 2**20} MiB")
     if b"\x00" in raw:
         raise ConfigError(field, str(path), "a text YAML file, not binary data")
     try:
@@ -30,37 +147,89 @@ def read_yaml(path: Path, field: str = "config") -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError(field, str(path), "a UTF-8 text YAML file") from None
     try:
-        doc = yaml.safe_load(text)
+        doc = parse_yaml(text)
     except RecursionError:
         raise ConfigError(field, str(path), f"YAML nested at most {MAX_DEPTH} levels deep") from None
     except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(field, str(path), f"valid YAML with plain data only{line}: {problem}") from None
+        raise ConfigError(field, str(path), f"valid YAML with plain data only{_where(exc)}: {_problem(exc)}") from None
     if not isinstance(doc, dict):
         raise ConfigError(field, type(doc).__name__, f"a YAML mapping of fields in {path}")
     for key in doc:
         if not isinstance(key, str):
-            raise ConfigError(field, key, "field names as text")
-    check_depth(doc)
+            raise ConfigError(field, type(key).__name__, f"field names as text in {path}")
     return doc
 
 
-MAX_DEPTH = 40
+def _where(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f" (line {mark.line + 1})" if mark is not None else ""
+
+
+def _problem(exc: yaml.YAMLError) -> str:
+    """The parser's problem without any of the file's text (PyYAML quotes tokens in some messages)."""
+    if isinstance(exc, YamlLimit):
+        return exc.problem
+    problem = str(getattr(exc, "problem", None) or "not valid YAML")
+    # PyYAML quotes tokens ('<scalar>', ',') but also text of the file (an alias's or tag's name,
+    # an escape character): keep the first kind, blank the second.
+    return re.sub(r"'([^']*)'|\"([^\"]*)\"", _blank_quoted, problem)
+
+
+def _blank_quoted(match: re.Match) -> str:
+    inner = match.group(1) if match.group(1) is not None else match.group(2)
+    token = inner.startswith("<") and inner.endswith(">") or (len(inner) == 1 and not inner.isalnum())
+    return match.group(0) if token else "'...'"
 
 
 def check_depth(doc: Any) -> None:
-    """Refuse documents nested deeper than ``MAX_DEPTH`` (no schema field is), naming the path."""
+    """Refuse documents nested deeper than ``MAX_DEPTH`` (no schema field is), naming the path.
+
+    Files are already limited by ``LimitedLoader``; this check is for mappings built in code.
+    Each distinct container is visited once (shared references are not walked again).
+    """
     stack: list[tuple[str, Any, int]] = [("", doc, 0)]
+    seen: set[int] = set()
     while stack:
         path, node, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise ConfigError(path, "...", f"fields nested at most {MAX_DEPTH} levels deep")
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
         for key, value in items:
             if isinstance(value, (dict, list)):
                 stack.append((f"{path}.{key}" if path else str(key), value, depth + 1))
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validate_model(cls: type[Model], doc: Any) -> Model:
+    """Validate a plain mapping against a pydantic model, turning the first error into one ``ConfigError``.
+
+    The one translation of pydantic's errors for every schema (scenario, sweep, settings,
+    reference class): the field's dotted path, the value given and what was expected. A value
+    given for a field that does not exist is not quoted (it may come from any file).
+    """
+    try:
+        return cls.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        problem = (err.get("ctx") or {}).get("error")
+        if isinstance(problem, FieldProblem):
+            where = ".".join(p for p in (loc, problem.field) if p)
+            raise ConfigError(where, problem.value, problem.expected) from None
+        value = err.get("input")
+        if err["type"] == "extra_forbidden":
+            msg = "no such field (check its spelling and place)"
+            value = "..."
+        elif err["type"] == "missing":
+            msg = "this required field"
+            value = None
+        raise ConfigError(loc, value, msg) from None
 
 
 def merge_include(shared: dict[str, Any], own: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -86,7 +255,7 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if not all(keys):
         raise ConfigError("--set", item, "a dotted path of field names before '='")
     try:
-        value = yaml.safe_load(text)
+        value = parse_yaml(text)
     except yaml.YAMLError:
         raise ConfigError(path, text, "a plain YAML value (number, text, true/false)") from None
     return keys, value
@@ -210,22 +379,7 @@ def drop_left_out(doc: dict[str, Any]) -> dict[str, Any]:
 
 def validate_document(doc: dict[str, Any]) -> Scenario:
     """Validate a merged mapping against the schema, then check cross-references."""
-    try:
-        scenario = Scenario.model_validate(doc)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        problem = (err.get("ctx") or {}).get("error")
-        if isinstance(problem, FieldProblem):
-            where = ".".join(p for p in (loc, problem.field) if p)
-            raise ConfigError(where, problem.value, problem.expected) from None
-        if err["type"] == "extra_forbidden":
-            msg = "no such field (check its spelling and place)"
-        elif err["type"] == "missing":
-            msg = "this required field"
-            err["input"] = None
-        raise ConfigError(loc, err.get("input"), msg) from None
+    scenario = validate_model(Scenario, doc)
     check_references(scenario)
     return scenario
 

@@ -1,0 +1,280 @@
+"""The sensitivity set from a settings file: tornado, a heatmap sweep, Sobol, grouped Sobol, Morris, PRIM.
+
+``run_sensitivity(settings_path)`` is what ``alignsim sensitivity SETTINGS`` runs (and what
+``experiments/standard_set.py`` runs). The settings file names a scenario and, for each analysis
+wanted, its sample sizes; an analysis left out is not run. Every analysis evaluates the
+scenario through ``sweep.PointRunner`` (one process pool for all of them) with the same seed and
+replicate indices at every point (common random numbers).
+
+Settings (YAML, validated by ``SensitivitySettings``; a bad field is one ``ConfigError`` line)::
+
+    scenario: ../config/base.yaml       # relative to the settings file
+    heatmap: ../config/sweeps/x.yaml    # optional: a sweep file run as part of the set
+    seed: 20170706
+    workers: 2
+    tornado: {replicates: 1000, low: 0.05, high: 0.95}
+    sobol: {n_base: 8, replicates: 500}
+    basis_share: {n_base: 16, replicates: 500}
+    morris: {trajectories: 2, levels: 4, replicates: 500}
+    discovery: {samples: 200, replicates: 200, interest: 0.25, min_density: 0.4}
+    basis: setting
+    note: why these sizes
+
+Writes one folder (default ``runs/sensitivity-<scenario>-<time>``): tornado.csv/png,
+heatmap.csv/png, sobol.csv/png (first- and total-order indices with 95% intervals),
+basis_share.csv (variance share of judgement priors), morris.csv, discovery_samples.parquet,
+discovery_boxes.csv, discovery_limits.csv, discovery.txt, summary.md and manifest.json.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from alignsim.analyses.discovery import discovery_text, prim_boxes
+from alignsim.analyses.sensitivity import (basis_share, morris_screening, noise_share, scenario_model,
+                                           sobol_figure, sobol_indices, tornado, tornado_figure, with_basis)
+from alignsim.analyses.sweep import PointRunner, Sweep, sweep_figure
+from alignsim.engine.priors import params_from_quantiles, salib_problem
+from alignsim.errors import ConfigError
+from alignsim.runs import folder as runstore
+from alignsim.scenario import Scenario, load_scenario, read_yaml, validate_model
+
+ANALYSES = ("tornado", "heatmap", "sobol", "basis_share", "morris", "discovery")
+
+
+class _S(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TornadoSettings(_S):
+    replicates: int = Field(ge=10, le=10_000_000)
+    low: float = Field(0.05, ge=0, le=1)
+    high: float = Field(0.95, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> "TornadoSettings":
+        if not self.low < self.high:
+            raise ValueError(f"low < high, got low={self.low!r}, high={self.high!r}")
+        return self
+
+
+class SobolSettings(_S):
+    n_base: int = Field(ge=2, le=2**20)
+    replicates: int = Field(ge=10, le=10_000_000)
+
+
+class MorrisSettings(_S):
+    trajectories: int = Field(ge=2, le=100_000)
+    levels: int = Field(4, ge=2, le=100)
+    replicates: int = Field(ge=10, le=10_000_000)
+
+
+class DiscoverySettings(_S):
+    samples: int = Field(ge=10, le=1_000_000)
+    replicates: int = Field(ge=10, le=10_000_000)
+    interest: float = Field(gt=0, lt=1)
+    min_density: float = Field(gt=0, le=1)
+    max_boxes: int = Field(3, ge=1, le=20)
+    max_dims: int = Field(3, ge=1, le=50)
+    mass_min: float = Field(0.05, gt=0, lt=1)
+
+
+class SensitivitySettings(_S):
+    """A sensitivity settings file: every number in it is an analysis setting (``basis: setting``)."""
+
+    scenario: str
+    heatmap: str | None = None
+    seed: int = Field(ge=0, le=2**63 - 1)
+    workers: int = Field(1, ge=1, le=256)
+    tornado: TornadoSettings | None = None
+    sobol: SobolSettings | None = None
+    basis_share: SobolSettings | None = None
+    morris: MorrisSettings | None = None
+    discovery: DiscoverySettings | None = None
+    basis: Literal["setting"]
+    note: str
+
+    @model_validator(mode="after")
+    def _some(self) -> "SensitivitySettings":
+        if not self.wanted():
+            raise ValueError(f"at least one analysis: {', '.join(ANALYSES)}")
+        return self
+
+    def wanted(self) -> list[str]:
+        return [a for a in ANALYSES if getattr(self, a) is not None]
+
+
+def load_settings(path: str | Path) -> SensitivitySettings:
+    """Read and validate a settings file (one ``ConfigError`` line naming the field)."""
+    return validate_model(SensitivitySettings, read_yaml(Path(path), "settings"))
+
+
+@dataclass
+class SensitivityResult:
+    """What ``run_sensitivity`` produced: the tables by analysis name, the summary text, the folder."""
+
+    settings: SensitivitySettings
+    scenario: Scenario
+    tables: dict[str, pd.DataFrame]
+    summary: str
+    folder: Path | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run_sensitivity(settings_path: str | Path, workers: int | None = None, out: str | Path | None = None,
+                    save: bool = True, progress=print) -> SensitivityResult:
+    """Run every analysis the settings file asks for; with ``save``, write its folder.
+
+    Args:
+        settings_path: the settings YAML; ``scenario`` and ``heatmap`` are relative to it.
+        workers: worker processes (default: the file's ``workers``); results do not depend on it.
+        out: folder to create (must not exist); default ``runs/sensitivity-<scenario>-<time>``.
+        progress: called with one line per finished analysis (``None`` for silence).
+    """
+    started = time.perf_counter()
+    settings_path = Path(settings_path)
+    cfg = load_settings(settings_path)
+    here = settings_path.parent
+    workers = cfg.workers if workers is None else int(workers)
+    if workers < 1:
+        raise ConfigError("--workers", workers, "a whole number >= 1")
+    scenario = load_scenario(here / cfg.scenario)
+    heat = Sweep.from_file(here / cfg.heatmap) if cfg.heatmap else None
+    event = scenario.event.kind.replace("_", " ")
+    d = runstore.new_run_dir(f"sensitivity-{scenario.name}", out) if save else None
+    say = progress or (lambda _line: None)
+    tables: dict[str, pd.DataFrame] = {}
+    timings: dict[str, float] = {}
+    facts: dict[str, object] = {}
+
+    def keep(name: str, table: pd.DataFrame, fig=None) -> None:
+        tables[name] = table
+        if d is not None:
+            runstore.write_csv(d / f"{name}.csv", table)
+            if fig is not None:
+                runstore.save_figure(d / f"{name}.png", fig)
+
+    def lap(name: str, t0: float) -> None:
+        timings[name] = round(time.perf_counter() - t0, 1)
+        say(f"  {name}: {timings[name]:.1f} s")
+
+    say(f"sensitivity set for {scenario.name!r} ({', '.join(cfg.wanted())}) with {workers} worker(s)"
+        + (f" -> {d}" if d is not None else ""))
+    problem = salib_problem(scenario)
+    with PointRunner(workers) as runner:
+        if cfg.tornado:
+            t0 = time.perf_counter()
+            tor = tornado(scenario, runner, cfg.seed, cfg.tornado.replicates, cfg.tornado.low, cfg.tornado.high)
+            keep("tornado", tor, tornado_figure(tor, event))
+            lap("tornado", t0)
+        if heat is not None:
+            t0 = time.perf_counter()
+            heat_table = heat.run(runner)
+            keep("heatmap", heat_table, sweep_figure(heat, heat_table, event))
+            lap("heatmap", t0)
+        if cfg.sobol:
+            t0 = time.perf_counter()
+            model = scenario_model(scenario, runner, cfg.seed, cfg.sobol.replicates)
+            sob, X, y = sobol_indices(problem, model, cfg.sobol.n_base, cfg.seed)
+            sob = with_basis(scenario, sob)
+            facts.update(sobol_samples=int(len(X)), sobol_y=y)
+            keep("sobol", sob, sobol_figure(sob))
+            lap("sobol", t0)
+        if cfg.basis_share:
+            t0 = time.perf_counter()
+            share = basis_share(scenario, scenario_model(scenario, runner, cfg.seed, cfg.basis_share.replicates),
+                                cfg.basis_share.n_base, cfg.seed)
+            keep("basis_share", share)
+            lap("basis_share", t0)
+        if cfg.morris:
+            t0 = time.perf_counter()
+            mor, _, _ = morris_screening(problem, scenario_model(scenario, runner, cfg.seed, cfg.morris.replicates),
+                                         cfg.morris.trajectories, cfg.seed, cfg.morris.levels)
+            keep("morris", with_basis(scenario, mor).sort_values("mu_star", ascending=False))
+            lap("morris", t0)
+        if cfg.discovery:
+            # Discovery needs independent draws: Sobol rows share columns by design, and PRIM
+            # would peel the design's structure. Plain Monte Carlo in quantile space instead.
+            t0 = time.perf_counter()
+            U = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x5D])).random(
+                (cfg.discovery.samples, len(problem["names"])))
+            y_d = scenario_model(scenario, runner, cfg.seed, cfg.discovery.replicates)(U)
+    if cfg.discovery:
+        x = params_from_quantiles(scenario, problem["names"], U)[problem["names"]]
+        interest = y_d >= cfg.discovery.interest
+        boxes, limits = prim_boxes(x, interest, cfg.discovery.min_density, cfg.discovery.max_boxes,
+                                   cfg.discovery.max_dims, mass_min=cfg.discovery.mass_min)
+        keep("discovery_boxes", boxes)
+        keep("discovery_limits", limits)
+        label = f"P({event} by {scenario.end}) >= {cfg.discovery.interest} at one of {len(U)} prior draws"
+        facts["discovery"] = discovery_text(boxes, limits, float(interest.mean()), label)
+        if d is not None:
+            runstore.write_parquet(d / "discovery_samples.parquet", x.assign(probability=y_d))
+            runstore.write_text(d / "discovery.txt", str(facts["discovery"]) + "\n")
+        lap("discovery", t0)
+    wall = time.perf_counter() - started
+    summary = summary_text(scenario.name, cfg, tables, facts, wall, workers)
+    if d is not None:
+        runstore.write_text(d / "summary.md", summary)
+        man = runstore.manifest(scenario, str(here / cfg.scenario), cfg.seed, _largest_replicates(cfg, heat), 0,
+                                scenario.monte_carlo.batch_size, wall)
+        man.update({"settings": cfg.model_dump(), "settings_path": str(settings_path), "analyses": cfg.wanted(),
+                    "workers": workers, "timings_seconds": timings, "common_random_numbers": True,
+                    **({"sobol_samples": facts["sobol_samples"]} if "sobol_samples" in facts else {})})
+        runstore.write_json(d / "manifest.json", man)
+    return SensitivityResult(cfg, scenario, tables, summary, d, timings)
+
+
+def _largest_replicates(cfg: SensitivitySettings, heat: Sweep | None) -> int:
+    """The most inner replicates any analysis of the set used per point (for the manifest)."""
+    reps = [getattr(cfg, a).replicates for a in ANALYSES if a != "heatmap" and getattr(cfg, a) is not None]
+    return max(reps + ([heat.spec.replicates] if heat is not None else []))
+
+
+def summary_text(name: str, cfg: SensitivitySettings, tables: dict[str, pd.DataFrame], facts: dict,
+                 wall: float, workers: int) -> str:
+    """summary.md: the top rows of each analysis that ran, in words."""
+    lines = [f"# Sensitivity set: {name}", "", f"Wall time {wall:.1f} s on {workers} worker(s).", ""]
+    if "tornado" in tables:
+        tor = tables["tornado"]
+        lines += [f"## Tornado (quantiles {cfg.tornado.low}-{cfg.tornado.high}, "
+                  f"{cfg.tornado.replicates} replicates per point)",
+                  f"Base probability {tor['p_base'].iloc[0]:.4f}.", ""]
+        lines += [f"- {r['name']} ({r['basis']}): {r['p_low']:.4f} -> {r['p_high']:.4f}, swing {r['swing']:+.4f} "
+                  f"[{r['swing_low']:+.4f}, {r['swing_high']:+.4f}]" for _, r in tor.head(5).iterrows()]
+        lines.append("")
+    if "heatmap" in tables:
+        heat = tables["heatmap"]
+        lines += [f"## Heatmap: probability from {heat['estimate'].min():.4f} to {heat['estimate'].max():.4f} "
+                  "over the grid", ""]
+    if "sobol" in tables:
+        sob, y = tables["sobol"], facts["sobol_y"]
+        lines += [f"## Sobol (N={cfg.sobol.n_base}, {len(y)} samples x {cfg.sobol.replicates} inner replicates)",
+                  f"Variance of P across samples {np.var(y, ddof=1):.3g}; binomial noise share "
+                  f"{noise_share(y, cfg.sobol.replicates):.3f} (before the reduction from common random numbers).",
+                  f"Sum of S1 {sob['S1'].sum():.3f}; sum of S1 over judgement priors "
+                  f"{sob.loc[sob['basis'] == 'judgement', 'S1'].sum():.3f}.", ""]
+        lines += [f"- {r['name']} ({r['basis']}): S1 {r['S1']:.3f} +/- {r['S1_conf']:.3f}, "
+                  f"ST {r['ST']:.3f} +/- {r['ST_conf']:.3f}"
+                  for _, r in sob.sort_values("ST", ascending=False).head(5).iterrows()]
+        lines.append("")
+    if "basis_share" in tables:
+        judg = tables["basis_share"].set_index("name").loc["judgement"]
+        lines += [f"## Share of variance from judgement priors (grouped Sobol, N={cfg.basis_share.n_base})",
+                  f"First order {judg['S1']:.3f} +/- {judg['S1_conf']:.3f}; total order {judg['ST']:.3f} "
+                  f"+/- {judg['ST_conf']:.3f} ({int(judg['priors'])} judgement priors).", ""]
+    if "morris" in tables:
+        lines += [f"## Morris (r={cfg.morris.trajectories}): top mu_star", ""]
+        lines += [f"- {r['name']} ({r['basis']}): mu* {r['mu_star']:.4f} +/- {r['mu_star_conf']:.4f}, "
+                  f"sigma {r['sigma']:.4f}" for _, r in tables["morris"].head(5).iterrows()]
+        lines.append("")
+    if "discovery" in facts:
+        lines += ["## Scenario discovery (PRIM, EMA Workbench)", "", "```", str(facts["discovery"]), "```", ""]
+    return "\n".join(lines)
