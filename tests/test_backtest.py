@@ -120,6 +120,7 @@ def test_backtest_of_a_missing_folder_is_one_clear_error(tmp_path, capsys):
     assert "backtest folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_run_history_matched_writes_prior_and_matched_forecasts(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["run", str(CONFIG / "current.yaml"), "--replicates", "2000", "--set", "monte_carlo.draws=20",
@@ -137,6 +138,7 @@ def test_run_history_matched_writes_prior_and_matched_forecasts(tmp_path, capsys
     assert {"prior_q05", "matched_q05", "prior_mean", "matched_mean"} <= set(params.columns)
 
 
+@pytest.mark.slow
 def test_base_matched_forecast_uses_only_earlier_outcomes_unless_told():
     from alignsim.runs.api import run
 

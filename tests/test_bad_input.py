@@ -105,6 +105,7 @@ def load_or_config_error(path: Path) -> None:
 
 # ---------------------------------------------------------------- property tests, in-process
 
+@pytest.mark.slow
 @SETTINGS
 @given(path=st.sampled_from(PATHS), value=values)
 def test_any_value_anywhere_is_accepted_or_named(write_doc, path, value):
@@ -113,6 +114,7 @@ def test_any_value_anywhere_is_accepted_or_named(write_doc, path, value):
     load_or_config_error(write_doc(doc))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(path=st.sampled_from(PATHS))
 def test_missing_fields_are_named(write_doc, path):
@@ -121,6 +123,7 @@ def test_missing_fields_are_named(write_doc, path):
     load_or_config_error(write_doc(doc))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(path=st.sampled_from([p for p in PATHS if isinstance(p[-1], str)] + [()]),
        key=st.text(min_size=1, max_size=12), value=values)
@@ -157,6 +160,7 @@ def test_random_bytes_files(tmp_path, data):
     load_or_config_error(path)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(item=st.tuples(st.sampled_from([".".join(map(str, p)) for p in PATHS] + ["", ".", "a..b", "x"]),
                       st.sampled_from(["=", ""]),
@@ -252,6 +256,7 @@ def test_yaml_tags_that_construct_objects(tmp_path):
         assert_clear(info.value)
 
 
+@pytest.mark.slow
 def test_deeply_nested_yaml(tmp_path):
     for text in ["a: " + "[" * 5000 + "]" * 5000, "a: " + "{b: " * 60 + "1" + "}" * 60]:
         path = tmp_path / "deep.yaml"
@@ -342,6 +347,7 @@ CLI_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text, match", CLI_CASES)
 def test_cli_bad_file_is_one_line_exit_2(tmp_path, text, match):
     path = tmp_path / "bad.yaml"
@@ -353,6 +359,7 @@ def test_cli_bad_file_is_one_line_exit_2(tmp_path, text, match):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, match", [
     (["--set", "drivers.us_investment.weight=.inf"], "drivers.us_investment.weight"),
     (["--set", "drivers.nope.weight=1"], "drivers.nope"),

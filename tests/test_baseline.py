@@ -27,6 +27,7 @@ def test_scalar_model_uses_the_engines_parameters(base):
     assert [w for _, w in m.focal.drivers] == [d.sign * row[f"drivers.{k}.weight"] for k, d in base.drivers.items()]
 
 
+@pytest.mark.slow
 def test_batch_run_baseline_agrees_with_engine_within_3_se(base):
     n_base, n_eng, seed = 2500, 100_000, 13
     b = batch_run_outcomes(base, n_base, seed)

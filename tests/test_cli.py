@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import pytest
 
 from conftest import CONFIG, ROOT
 
@@ -14,6 +15,7 @@ def _cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
                           cwd=cwd, timeout=300)
 
 
+@pytest.mark.slow
 def test_run_prints_what_summary_json_holds(tmp_path):
     out = tmp_path / "run"
     proc = _cli("run", str(CONFIG / "base.yaml"), "--replicates", "4000", "--seed", "5", "--out", str(out))
@@ -41,6 +43,7 @@ def test_run_prints_what_summary_json_holds(tmp_path):
         assert f"{100 * row['estimate']:.1f}%" in line
 
 
+@pytest.mark.slow
 def test_existing_output_folder_is_never_overwritten(tmp_path):
     out = tmp_path / "taken"
     out.mkdir()
@@ -51,6 +54,7 @@ def test_existing_output_folder_is_never_overwritten(tmp_path):
     assert (out / "mine.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_exit_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed\n")
@@ -63,6 +67,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
         assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_validate_reports_a_valid_scenario():
     proc = _cli("validate", str(CONFIG / "base.yaml"))
     assert proc.returncode == 0, proc.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from alignsim import load_scenario, run_ensemble
 from alignsim.engine.estimates import cumulative
@@ -26,6 +27,7 @@ def test_constant_hazard_matches_closed_form(write_doc):
     assert (np.abs(cum["estimate"].to_numpy() - wrong) / se).max() > 4
 
 
+@pytest.mark.slow
 def test_same_numbers_for_any_batch_size():
     scenario = load_scenario(CONFIG / "base.yaml")
     a = run_ensemble(scenario, replicates=12000, seed=11, draws=60, batch_size=1000)
@@ -39,6 +41,7 @@ def test_same_numbers_for_any_batch_size():
     assert not a.outcomes.equals(c.outcomes)
 
 
+@pytest.mark.slow
 def test_monte_carlo_interval_matches_the_spread_across_seeds():
     """Replicates of one parameter draw are not independent: the reported standard error must
     match how much the estimate really moves between seeds, where a binomial one would not."""

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from alignsim import load_scenario
 from alignsim.scenario.evidence import describe_prior
@@ -67,6 +68,7 @@ def _cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+@pytest.mark.slow
 def test_explain_command_text_csv_and_bad_input(capsys):
     s = load_scenario(CONFIG / "base.yaml")
     code, out, err = _cli(capsys, "explain", str(CONFIG / "base.yaml"))

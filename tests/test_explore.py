@@ -66,6 +66,7 @@ def _get(url: str) -> tuple[int, bytes, str]:
         return e.code, e.read(), e.headers.get("content-type", "")
 
 
+@pytest.mark.slow
 def test_solara_server_serves_the_utility_gap_plot():
     if not SOLARA.is_file():
         pytest.fail(f"{SOLARA} missing: solara is a dependency (pip install -c requirements.lock -e .)")

@@ -37,6 +37,7 @@ def assert_identical(a, b):
     assert a.totals.n == b.totals.n
 
 
+@pytest.mark.slow
 def test_local_pool_equals_one_process_and_is_reused(base, serial):
     with LocalPool(2, start_method="spawn") as pool:
         assert pool._pool._mp_context.get_start_method() == "spawn"  # explicit, whatever the global is
@@ -52,6 +53,7 @@ def test_local_pool_equals_one_process_and_is_reused(base, serial):
     assert not c.outcomes.equals(a.outcomes.iloc[:4000])  # the pool really ran the other seed
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_equals_one_process(base, serial):
     with DaskPool(workers=2) as pool:
         assert len(pool.client.nthreads()) == 2
@@ -60,6 +62,7 @@ def test_dask_local_cluster_equals_one_process(base, serial):
     pd.testing.assert_frame_equal(serial.replicates_table, a.replicates_table)
 
 
+@pytest.mark.slow
 def test_cli_workers_2_equals_one_process(tmp_path):
     args = ["run", str(CONFIG / "base.yaml"), "--replicates", "4000", "--batch-size", "1000", "--seed", "5"]
     assert main(args + ["--out", str(tmp_path / "one")]) == 0
@@ -72,6 +75,7 @@ def test_cli_workers_2_equals_one_process(tmp_path):
                                   pd.read_parquet(tmp_path / "two" / "replicates.parquet"))
 
 
+@pytest.mark.slow
 def test_streamed_replicates_parquet_equals_kept_table(tmp_path, base):
     kept = run(base, replicates=5000, seed=3, batch_size=2000, out=tmp_path / "kept", keep_table=True)
     streamed = run(base, replicates=5000, seed=3, batch_size=2000, out=tmp_path / "streamed", keep_table=False)
@@ -81,6 +85,7 @@ def test_streamed_replicates_parquet_equals_kept_table(tmp_path, base):
     assert streamed.summary["probability"] == kept.summary["probability"]
 
 
+@pytest.mark.slow
 def test_bad_parallel_settings_are_one_line_errors(capsys):
     with pytest.raises(ConfigError, match="backend: got 'spark'"):
         open_pool("spark", 2)

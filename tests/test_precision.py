@@ -23,6 +23,7 @@ def base():
     return load_scenario(CONFIG / "base.yaml")
 
 
+@pytest.mark.slow
 def test_stops_at_the_target_and_equals_a_plain_run(base):
     result, report = run_to_precision(base, 0.01, seed=4, batch_size=1000)
     assert report.reached and report.half_width <= 0.01
@@ -44,6 +45,7 @@ def test_stops_at_the_target_and_equals_a_plain_run(base):
     assert headline_half_width(plain) == (report.estimate, report.half_width)
 
 
+@pytest.mark.slow
 def test_adding_replicates_to_few_draws_does_not_fake_precision(base):
     """With 20 draws, the draws' own spread bounds the precision: the interval stays wide."""
     few = run_ensemble(base, 20000, 4, draws=20, batch_size=5000, keep_table=False)
@@ -65,6 +67,7 @@ def test_each_batch_is_seen_once(base):
     assert len(seen) == len(set(seen)) and sorted(seen) == list(range(len(seen)))
 
 
+@pytest.mark.slow
 def test_cli_precision_writes_its_report(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["run", str(CONFIG / "base.yaml"), "--precision", "0.01", "--batch-size", "1000",

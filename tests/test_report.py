@@ -46,6 +46,7 @@ def _images(html: str) -> list[bytes]:
     return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)]
 
 
+@pytest.mark.slow
 def test_html_is_self_contained_with_the_summary_headline(run_dir, report):
     html_path, md_path = report
     html = html_path.read_text(encoding="utf-8")
@@ -77,6 +78,7 @@ def test_html_is_self_contained_with_the_summary_headline(run_dir, report):
     assert len(linked) == 4 and all((md_path.parent / p).is_file() for p in linked)
 
 
+@pytest.mark.slow
 def test_extra_folders_are_embedded_generically(run_dir, tmp_path):
     sweep = tmp_path / "sweep-a"
     sweep.mkdir()
@@ -98,6 +100,7 @@ def test_extra_folders_are_embedded_generically(run_dir, tmp_path):
     assert "| armenia | 0.125 |" in md and "sweep-sweep-a-heatmap.png" in md
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_clear_error(run_dir, tmp_path, capsys):
     with pytest.raises(RunError, match="a report exists; pass --replace"):
         build_report(run_dir)
@@ -116,6 +119,7 @@ def test_bad_input_is_one_clear_error(run_dir, tmp_path, capsys):
     assert len(err) == 2 and "not a folder" in err[0] and "--sweep" in err[1]
 
 
+@pytest.mark.slow
 def test_run_writes_the_report_unless_asked_not_to(tmp_path, capsys):
     args = ["run", str(CONFIG / "base.yaml"), "--replicates", "500", "--seed", "1"]
     assert main(args + ["--out", str(tmp_path / "a")]) == 0
@@ -143,6 +147,7 @@ def _chromium(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_chromium_loads_every_image_and_shows_the_headline(run_dir, report):
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         if os.environ.get("CI") == "true":

@@ -22,6 +22,7 @@ from conftest import CONFIG, ROOT
 BASE = CONFIG / "base.yaml"
 
 
+@pytest.mark.slow
 def test_same_numbers_for_any_batch_size_and_worker_count():
     a = api.run(BASE, replicates=3000, seed=5, batch_size=3000, save=False)
     b = api.run(BASE, replicates=3000, seed=5, batch_size=700, save=False, workers=2)
@@ -45,6 +46,7 @@ def _with_bad_draw(scenario, column: str, draw: int, value: float):
     return params
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("column, value", [
     ("drivers.us_investment.weight", np.inf),
     ("barrier.params.speed", np.nan),
@@ -92,6 +94,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_non_finite_through_the_cli_is_one_line_exit_2(tmp_path):
     out = tmp_path / "run"
     cp = subprocess.run([sys.executable, "-c", WRAPPER, "run", str(BASE), "--replicates", "200", "--out", str(out)],

@@ -57,6 +57,7 @@ def _saved_batches(run_dir: Path) -> int:
     return len(list((run_dir / BATCH_DIR).glob("batch-*.parquet"))) if (run_dir / BATCH_DIR).is_dir() else 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_killed_run_resumes_to_identical_numbers(sig, reference, tmp_path):
     out = tmp_path / "run"
@@ -107,6 +108,7 @@ class _Interrupt:
             yield k, run_batch(scenario, draws, replicates, seed, a, b)
 
 
+@pytest.mark.slow
 def test_resume_in_process_gives_identical_ensemble(tmp_path, capsys):
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
@@ -133,6 +135,7 @@ def partial(tmp_path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_different_config(partial, capsys):
     with pytest.raises(RunError, match="config differs from the recorded one"):
         api.run(BASE, resume=partial, overrides=["drivers.us_investment.weight=0.9"])
@@ -145,6 +148,7 @@ def test_resume_refuses_a_different_config(partial, capsys):
     assert api.run(BASE, resume=partial).summary["replicates"] == 3000
 
 
+@pytest.mark.slow
 def test_resume_refuses_complete_or_missing_runs(tmp_path, partial, capsys):
     api.run(None, resume=partial)
     with pytest.raises(RunError, match="already complete"):
@@ -155,6 +159,7 @@ def test_resume_refuses_complete_or_missing_runs(tmp_path, partial, capsys):
     assert code == 2 and err.startswith("error: --out") and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_from_manifest_reproduces_the_numbers(tmp_path):
     first = tmp_path / "first"
     api.run(str(BASE), replicates=4000, seed=3, batch_size=1500, overrides=["drivers.us_investment.weight=0.9"],
@@ -172,6 +177,7 @@ def test_from_manifest_reproduces_the_numbers(tmp_path):
     assert other.summary["probability"] != _numbers(first)["probability"]
 
 
+@pytest.mark.slow
 def test_from_manifest_refuses_a_changed_config(tmp_path, write_doc, capsys):
     from conftest import minimal_doc
 

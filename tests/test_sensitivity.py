@@ -69,6 +69,7 @@ def _scenario():
     return validate_document(doc)
 
 
+@pytest.mark.slow
 def test_common_random_numbers_zero_the_indices_of_an_ignored_prior():
     s = _scenario()
     with PointRunner(1) as runner:
@@ -90,6 +91,7 @@ def test_common_random_numbers_zero_the_indices_of_an_ignored_prior():
     assert tor["name"].iloc[0] == "decision.join_intercept"
 
 
+@pytest.mark.slow
 def test_prim_finds_the_planted_box():
     rng = np.random.default_rng(0)
     x = pd.DataFrame(rng.random((2000, 5)), columns=[f"p{i}" for i in range(5)])

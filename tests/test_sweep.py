@@ -50,6 +50,7 @@ def test_a_value_the_model_reads_changes_the_points(write_doc, tmp_path):
     assert np.all(np.diff(est) > 0), est  # under common random numbers the hazard is monotone
 
 
+@pytest.mark.slow
 def test_western_condemnation_rate_moves_the_probability_as_the_config_claims(tmp_path):
     s = load_scenario(CONFIG / "base.yaml")
     direction = s.shocks["western_condemnation"].direction
@@ -67,6 +68,7 @@ def test_western_condemnation_rate_moves_the_probability_as_the_config_claims(tm
     assert np.all(sign * np.diff(p) > 0), p
 
 
+@pytest.mark.slow
 def test_same_seed_same_table_for_any_worker_count(write_doc, tmp_path):
     scenario = write_doc(_ignored_doc())
     path = _sweep_file(tmp_path, scenario.name, [{"path": "decision.join_intercept", "values": [-4.5, -3.5, -2.5]},
@@ -78,6 +80,7 @@ def test_same_seed_same_table_for_any_worker_count(write_doc, tmp_path):
     assert one.equals(two)
 
 
+@pytest.mark.slow
 def test_sweep_folder_and_cli(write_doc, tmp_path):
     scenario = write_doc(_ignored_doc())
     path = _sweep_file(tmp_path, scenario.name, [{"path": "decision.join_intercept", "values": [-4.0, -3.0]},

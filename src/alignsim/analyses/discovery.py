@@ -27,7 +27,11 @@ from alignsim.errors import ConfigError
 def _prim_module():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "ipyparallel not installed": not needed here
-        from ema_workbench.analysis import prim
+        try:
+            from ema_workbench.analysis import prim
+        except ImportError:
+            raise ConfigError("discovery", "PRIM", "an installed EMA Workbench: pip install "
+                              "'alignsim[discovery]'") from None
     logging.getLogger("EMA").setLevel(logging.WARNING)
     return prim
 

@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from alignsim import __version__
 from alignsim.errors import AlignsimError, ConfigError
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
@@ -259,6 +260,8 @@ def _sensitivity_setup(p: argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m alignsim", description="Scenario forecasts of geopolitical alignment.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")
+    parser.add_argument("--version", action="version", version=f"alignsim {__version__}",
+                        help="print the installed version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, (help_text, setup) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -220,7 +220,10 @@ class DaskPool:
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None,
                  window: int | None = None, timeout: float = 20.0) -> None:
-        from dask.distributed import Client, LocalCluster
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError("--backend", "dask", "an installed Dask: pip install 'alignsim[dask]'") from None
 
         started = time.perf_counter()
         self.cluster = None

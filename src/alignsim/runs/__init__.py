@@ -1,0 +1,1 @@
+"""Run folders: their layout and manifest, resuming, the Python entry point and the report."""
