@@ -131,11 +131,12 @@ def measure(name: str, page: Page) -> tuple[str, str]:
 
 
 def readme_excerpt(stdout: str) -> str:
-    """The headline sentence and the first and last year-end rows of a ``run``'s output."""
+    """The headline sentence, the first and last year-end rows and the closing lines of a ``run``'s output."""
     lines = stdout.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("year-end"))
     rows = [i for i in range(head + 1, len(lines)) if re.match(r"\d{4}-\d{2}-\d{2} ", lines[i])]
-    keep = [lines[0], "", lines[head], lines[rows[0]], lines[rows[1]], "...", lines[rows[-1]]]
+    headline = next((line for line in lines[:head] if "probability" in line), lines[0])
+    keep = [headline, "", lines[head], lines[rows[0]], lines[rows[1]], "...", lines[rows[-1]], ""]
     keep += [line for line in lines[rows[-1] + 1:] if line.startswith(("Median", "P(event", "Replicates"))]
     return "\n".join(keep)
 
