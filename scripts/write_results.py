@@ -97,7 +97,9 @@ def _cpu() -> str:
 def stamp(load_before: float | None, seconds: float) -> str:
     """Commit, machine and software the numbers were measured with (Markdown list)."""
     commit = _git("rev-parse", "--short", "HEAD")
-    dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
+    # changes to what produces the numbers (docs and scripts do not)
+    dirty = _git("status", "--porcelain", "--", "src", "config", "seeds", "benchmarks", "experiments", "pyproject.toml")
+    dirty = " (with uncommitted changes to the code or config)" if dirty else ""
     versions = ", ".join(f"{p} {version(p)}" for p in ("alignsim", "numpy", "pandas", "mesa"))
     load = f"; load average {load_before:.2f} at start" if load_before is not None else ""
     return "\n".join([
