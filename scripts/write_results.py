@@ -6,7 +6,9 @@ README.md (between the ``<!-- results:base -->`` markers).
 
     python scripts/write_results.py base armenia        # a few named pages
     python scripts/write_results.py --list              # what can be measured, and how long it takes
-    python scripts/write_results.py all                 # every page (about 7 minutes on 2 cores)
+    python scripts/write_results.py all                 # every page (about 12 minutes on 2 cores)
+
+The scale benchmark writes its own page: python benchmarks/bench_scale.py (docs/results/benchmark.md).
 
 Output folders go to a temporary directory; nothing else in the checkout is written.
 """
@@ -67,9 +69,6 @@ PAGES: dict[str, Page] = {
                             (*CLI, "run", "config/current.yaml", "--history-matched", "--out", "OUT", "--no-report"),
                             "`config/current.yaml` (2026-Q4 to 2035-Q4), prior and history-matched on all three "
                             "cases.", 1.5),
-    "benchmarks": Page("Scale benchmarks", (sys.executable, "benchmarks/bench_scale.py"),
-                       "`benchmarks/bench_scale.py`: engine throughput and memory against `mesa.batch_run` and "
-                       "the random-number floor. Timings depend on the machine and its load (stamped below).", 1.0),
     "standard-set": Page("The standard set of analyses for the base scenario",
                          (sys.executable, "experiments/standard_set.py", "--out", "OUT"),
                          "`experiments/standard_set.py` with `experiments/standard_set.yaml`: tornado, heatmap, "
