@@ -95,6 +95,7 @@ def test_a_file_with_an_outcome_is_checked_wherever_it_lives(tmp_path):
         load_document(path)
 
 
+@pytest.mark.slow
 def test_backtest_command_prints_the_table_and_writes_the_figure(tmp_path, capsys):
     out = tmp_path / "bt"
     code = main(["backtest", str(CONFIG / "backtests"), "--draws", "12", "--inner", "200", "--out", str(out)])

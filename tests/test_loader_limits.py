@@ -61,6 +61,7 @@ def test_a_legitimate_2_mb_scenario_loads(write_doc, tmp_path):
     assert load_scenario(path).question.startswith("A long question.")
 
 
+@pytest.mark.slow
 def test_a_2_mb_list_of_numbers_loads(tmp_path):
     path = tmp_path / "values.yaml"
     path.write_text("values: [" + ", ".join(str(i) for i in range(300_000)) + "]\n", encoding="utf-8")

@@ -117,6 +117,7 @@ def paired_z(path: Path, column: str, n: int) -> tuple[float, float, float]:
     return mean, se, (mean / se if se > 0 else 0.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path, column, direction", cases())
 def test_raising_moves_the_event_in_the_configured_direction(path, column, direction):
     s = scenario(path)

@@ -46,6 +46,7 @@ def test_case_loads_with_the_shared_priors_and_sets_none(path):
         assert d.initial.basis in ("judgement", "setting", "measured") and (d.initial.note or d.initial.quote)
 
 
+@pytest.mark.slow
 def test_the_panel_shares_one_set_of_priors():
     cases = {p.stem: load_scenario(p) for p in CASE_FILES}
     draws = history.outer_draws(cases, seed=0, n_draws=3)

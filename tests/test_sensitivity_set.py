@@ -52,6 +52,7 @@ def test_cli_and_python_give_the_same_tables(tmp_path, write_doc, capsys):
     assert tor.loc["barrier.initial", "swing_high"] < 0
 
 
+@pytest.mark.slow
 def test_workers_do_not_change_the_tables(tmp_path, write_doc):
     settings = _settings(tmp_path / "sens.yaml", _scenario(write_doc), tornado={"replicates": 200})
     one = run_sensitivity(settings, workers=1, save=False, progress=None)
