@@ -264,8 +264,10 @@ def test_a_decision_point_needs_a_shift(write_doc):
 # ---------------------------------------------------------------- the audit of 'measured'
 
 def _measured_items(node, path=""):
+    """Measured numbers: priors (``dist``) and base rates (``events``); facts without a number (an
+    outcome that did not occur, a bloc's name) are not numbers to audit."""
     if isinstance(node, dict):
-        if node.get("basis") == "measured":
+        if node.get("basis") == "measured" and ("dist" in node or "events" in node):
             yield path, node
         for k, v in node.items():
             yield from _measured_items(v, f"{path}.{k}" if path else str(k))
@@ -275,7 +277,7 @@ def _measured_items(node, path=""):
 
 
 def test_every_measured_value_in_config_quotes_or_cites_a_figure():
-    """``basis: measured`` needs a figure: in the verbatim quote, or in the note beside a listed
+    """A measured number needs a figure: in the verbatim quote, or in the note beside a listed
     source. Anything else is a judgement (issue 12, item 5)."""
     import re
 
