@@ -37,14 +37,15 @@ def test_scores_match_hand_computed_values():
 def test_base_rate_baseline_uses_the_cited_rate_per_state_year():
     ref = backtest.load_reference_class(CONFIG / "backtests" / backtest.REFERENCE_FILE)
     entry = load_scenario(CONFIG / "backtests" / "uzbekistan-2005Q2.yaml")
-    exit_ = load_scenario(CONFIG / "backtests" / "uzbekistan-2011Q3.yaml")
+    suspension = load_scenario(CONFIG / "backtests" / "uzbekistan-2011Q3.yaml")
     assert backtest.base_rate_probability(entry, ref) == pytest.approx(1 - (1 - 4 / 179.55) ** 3)
-    assert backtest.base_rate_probability(exit_, ref) == pytest.approx(1 - (1 - 4 / 224.0) ** 3)
+    # the 2012 case is a suspension (issue 12): suspensions per member-year, 2 / 224.0
+    assert backtest.base_rate_probability(suspension, ref) == pytest.approx(1 - (1 - 2 / 224.0) ** 3)
 
 
 def test_repository_cases_share_priors_with_base_and_current():
     cases = backtest.load_cases(CONFIG / "backtests")
-    assert {c.event.kind for c in cases.values()} == {"first_entry", "first_exit"}
+    assert {c.event.kind for c in cases.values()} == {"first_entry", "first_suspension"}
     base = load_scenario(CONFIG / "base.yaml")
     current = load_scenario(CONFIG / "current.yaml")
     backtest.check_shared(cases, base)

@@ -71,4 +71,4 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
 def test_validate_reports_a_valid_scenario():
     proc = _cli("validate", str(CONFIG / "base.yaml"))
     assert proc.returncode == 0, proc.stderr
-    assert "valid" in proc.stdout and "12 drivers" in proc.stdout
+    assert "valid" in proc.stdout and "13 drivers" in proc.stdout

@@ -19,7 +19,8 @@ def test_base_loads_and_every_number_is_cited():
     assert len(priors) > 60
     assert set(table["basis"]) <= {"measured", "judgement", "calibrated", "setting"}
     judged = priors[priors["basis"] == "judgement"]
-    assert (judged["quote"].str.len() > 10).all()
+    # a judgement quotes seeds/ or rests on a listed source with a note saying what it justifies
+    assert ((judged["quote"].str.len() > 10) | ((judged["source"] != "") & (judged["note"].str.len() > 10))).all()
     measured = priors[priors["basis"] == "measured"]
     assert ((measured["quote"] != "") | (measured["source"] != "")).all()
 

@@ -5,8 +5,9 @@ raising a toward/away shock's rate (or scheduled probability) moves it in the sh
 Each pair of runs shares every random number (same seed, same replicate numbers, same outer
 draws): only the raised parameter differs, so replicate-by-replicate differences isolate its
 effect. A case passes when the paired mean difference is more than ``Z`` standard errors in the
-expected direction; an effect too small to see at ``N`` replicates is retried once at ``4 N``.
-For ``first_exit`` the expected sign flips (a driver toward membership makes leaving less likely).
+expected direction; an effect too small to see at ``N`` replicates is retried at ``4 N``, then
+``16 N`` (the 2011-Q3 suspension case: exercises act on trust, which reaches the decision slowly).
+For ``first_exit`` and ``first_suspension`` the expected sign flips (a driver toward membership makes leaving less likely).
 """
 
 from __future__ import annotations
@@ -121,10 +122,12 @@ def paired_z(path: Path, column: str, n: int) -> tuple[float, float, float]:
 @pytest.mark.parametrize("path, column, direction", cases())
 def test_raising_moves_the_event_in_the_configured_direction(path, column, direction):
     s = scenario(path)
-    expected = -direction if s.event.kind == "first_exit" else direction
+    expected = -direction if s.event.kind in ("first_exit", "first_suspension") else direction
     mean, se, z = paired_z(path, column, N)
-    if abs(z) <= Z:  # too small to see at N: look again with four times the replicates
-        mean, se, z = paired_z(path, column, 4 * N)
+    for k in (4, 16):  # too small to see: look again with 4 (then 16) times the replicates
+        if abs(z) > Z:
+            break
+        mean, se, z = paired_z(path, column, k * N)
     assert expected * z > Z, (f"{path.name}: raising {column} changed P({s.event.kind}) by {mean:+.4f} "
                               f"(paired se {se:.4f}, z {z:+.1f}); expected a move of sign {expected:+.0f}")
 
@@ -142,3 +145,50 @@ def test_the_check_can_fail():
     name = next(k for k, d in s.drivers.items() if d.direction == "toward")
     _, _, z = paired_z(path, f"drivers.{name}.weight", N)
     assert z > Z and not -z > Z
+
+
+# Coercion cuts both ways (issue 12, item 4): the patron's pressure raises the sovereignty fear
+# (away) and, through the patron_leverage driver, the cost of staying out where the focal state
+# depends on the patron (toward). Each direction is checked where it should hold.
+
+def _pressure_raised(params):
+    out = params.copy()
+    for col in ("policies.russia.pressure.params.base", "policies.russia.pressure.initial"):
+        out[col] = out[col] + 0.5
+    return out
+
+
+def _pressure_z(params, n: int) -> float:
+    s = scenario(CONFIG / "base.yaml")
+    diff = hits(s, _pressure_raised(params)) - hits(s, params)
+    se = diff.std(ddof=1) / np.sqrt(n)
+    return float(diff.mean() / se) if se > 0 else 0.0
+
+
+def _with_dependence(params, level: float):
+    out = params.copy()
+    out["states.patron_dependence.initial"] = level
+    out["states.patron_dependence.params.base"] = level
+    return out
+
+
+def test_pressure_pushes_away_where_the_focal_state_does_not_depend_on_the_patron():
+    """No dependence: leverage is zero, only the sovereignty fear moves, so P(join) falls."""
+    z = _pressure_z(_with_dependence(base_params(CONFIG / "base.yaml", N), 0.0), N)
+    if abs(z) <= Z:
+        z = _pressure_z(_with_dependence(base_params(CONFIG / "base.yaml", 4 * N), 0.0), 4 * N)
+    assert z < -Z, f"z {z:+.1f}"
+
+
+def test_pressure_pushes_toward_where_dependence_and_leverage_dominate():
+    """Full dependence and the leverage weight at its prior's top (8): the cost of staying out
+    grows faster with pressure than the sovereignty fear (its channel left at its prior), so
+    P(join) rises."""
+    def params(n):
+        p = _with_dependence(base_params(CONFIG / "base.yaml", n), 1.0)
+        p["drivers.patron_leverage.weight"] = 8.0
+        return p
+    z = _pressure_z(params(N), N)
+    if abs(z) <= Z:
+        z = _pressure_z(params(4 * N), 4 * N)
+    assert z > Z, f"z {z:+.1f}"

@@ -10,7 +10,8 @@ A backtest folder holds case scenarios (each with an observed ``outcome``) and
   event per state-year (``scoring.oof_base_rate``);
 - base rate (reference class, if the folder has ``reference-class.yaml``): ``1 - (1 - h)^(years)``
   with ``h`` the cited rate per state-year (entries per non-member-year for ``first_entry``,
-  exits per member-year for ``first_exit``);
+  exits per member-year for ``first_exit``, suspensions per member-year
+  for ``first_suspension``);
 - nothing changes: P(event) = 0 (the state at the start persists).
 
 Overall scores, AUC intervals, calibration and paired differences: ``scoring``.
@@ -56,6 +57,7 @@ class ReferenceClass(Frozen):
     name: str
     entry: Rate
     exit: Rate
+    suspension: Rate | None = None
 
 
 def load_reference_class(path: str | Path) -> ReferenceClass:
@@ -85,9 +87,11 @@ def load_cases(folder: str | Path) -> dict[str, Scenario]:
 def base_rate_probability(case: Scenario, ref: ReferenceClass) -> float:
     """P(event within the case's window) under the reference-class rate per state-year."""
     kind = case.event.kind
-    if kind == "member_at":
-        raise ConfigError("event.kind", kind, "first_entry or first_exit for a backtest case")
-    rate = ref.entry if kind == "first_entry" else ref.exit
+    if kind in ("member_at", "status_at"):
+        raise ConfigError("event.kind", kind, "first_entry, first_exit or first_suspension for a backtest case")
+    if kind == "first_suspension" and ref.suspension is None:
+        raise ConfigError("reference_class.suspension", None, "a suspension rate for a first_suspension case")
+    rate = {"first_entry": ref.entry, "first_exit": ref.exit, "first_suspension": ref.suspension}[kind]
     years = case.axis.n_steps / 4.0
     return float(1.0 - (1.0 - rate.per_year) ** years)
 

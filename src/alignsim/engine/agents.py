@@ -40,30 +40,57 @@ class PowerAgent(StateAgent):
     """A power (including the bloc's patron): sets its policies from last quarter's observables."""
 
 
+OUT, MEMBER, SUSPENDED = 0, 1, 2
+STATUS_CODES = {"out": OUT, "member": MEMBER, "suspended": SUSPENDED}
+
+
+def _sigmoid(logit: Array) -> Array:
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
 class FocalAgent(StateAgent):
     """The focal state: drivers, states and barrier; decides on membership each quarter.
 
+    Membership has three levels, ``status`` 0 out, 1 member, 2 suspended. Each quarter one
+    uniform ``u`` per replicate decides (with ``p`` the transition probabilities, ``s`` the
+    scheduled decision point's shifts, zero outside one):
+
+    - out: join (-> member) if u < sigmoid(a_in + dU + s_join);
+    - member: leave (-> out) if u < p_leave = sigmoid(a_out - dU + s_leave), else suspend if
+      u < p_leave + (1 - p_leave) sigmoid(a_susp - dU);
+    - suspended: exit (-> out) if u < p_exit = sigmoid(a_sexit - dU + s_leave), else resume
+      (-> member) if u < p_exit + (1 - p_exit) sigmoid(a_resume + dU).
+
+    A transition without an intercept has probability 0: then a member decides exactly as in the
+    two-level model (same u, same threshold).
+
     Attributes (all shape (replicates,)):
-        member: bool, current membership.
-        first_entry / first_exit: int, step of the first join / leave, -1 if none yet.
-        switches: int, number of membership changes.
+        status: int8 status code; ``member`` is ``status == 1``.
+        first_entry / first_exit / first_suspension: int, step of the first out -> member,
+            (member or suspended) -> out, member -> suspended; -1 if none yet.
+        switches: int, number of status changes.
         gap: float, the utility gap dU of the last decision.
     """
 
     def __init__(self, model: mesa.Model, actor_id: str, blocks: list[KindBlock],
                  drivers: list[tuple[CompiledVariable, Array]], barrier: CompiledVariable,
-                 member: Array, join_intercept: Array, leave_intercept: Array) -> None:
+                 status: Array, intercepts: dict[str, Array | None]) -> None:
         super().__init__(model, actor_id, blocks)
         self.drivers = drivers  # (variable, signed weight)
         self._driver_rows = np.array([model.row_of[v.ref] for v, _ in drivers], dtype=np.intp)
-        self._weights = np.stack([w for _, w in drivers]) if drivers else np.empty((0, member.shape[0]))
+        self._weights = np.stack([w for _, w in drivers]) if drivers else np.empty((0, status.shape[0]))
         self.barrier = barrier
-        self.member = member.copy()
-        self.join_intercept = join_intercept
-        self.leave_intercept = leave_intercept
-        n = member.shape[0]
+        self.status = status.astype(np.int8)
+        self.member = self.status == MEMBER
+        self.join_intercept = intercepts["join"]
+        self.leave_intercept = intercepts["leave"]
+        self.suspend_intercept = intercepts.get("suspend")
+        self.resume_intercept = intercepts.get("resume")
+        self.suspended_exit_intercept = intercepts.get("suspended_exit")
+        n = status.shape[0]
         self.first_entry = np.full(n, -1, dtype=np.int32)
         self.first_exit = np.full(n, -1, dtype=np.int32)
+        self.first_suspension = np.full(n, -1, dtype=np.int32)
         self.switches = np.zeros(n, dtype=np.int32)
         self.contributions = self.current_contributions()
         self.pull = self.contributions.sum(axis=0)
@@ -74,18 +101,42 @@ class FocalAgent(StateAgent):
         values = self.model.state_matrix[self._driver_rows]  # (drivers, replicates), a gathered copy
         return np.multiply(self._weights, values, out=values)
 
-    def decide(self) -> None:
-        """Join with probability sigmoid(a_in + dU) if outside, leave with sigmoid(a_out - dU) if in."""
+    def decide(self, join_shift: Array | float = 0.0, leave_shift: Array | float = 0.0) -> None:
+        """One quarter's transitions (see the class docstring); shifts from a decision point."""
         model = self.model
         self.contributions = self.current_contributions()
         self.pull = self.contributions.sum(axis=0)
-        self.gap = self.pull - self.barrier.value
-        logit = np.where(self.member, self.leave_intercept - self.gap, self.join_intercept + self.gap)
-        switch = model.uniform("decision") < 1.0 / (1.0 + np.exp(-logit))
-        joins = switch & ~self.member
-        leaves = switch & self.member
+        self.gap = gap = self.pull - self.barrier.value
+        status = self.status
+        member = status == MEMBER
+        suspended = status == SUSPENDED
+        out = status == OUT
+        u = model.uniform("decision")
+        first = np.where(member, self.leave_intercept - gap + leave_shift, self.join_intercept + gap + join_shift)
+        if self.suspended_exit_intercept is not None:
+            first = np.where(suspended, self.suspended_exit_intercept - gap + leave_shift, first)
+        elif suspended.any():
+            first = np.where(suspended, -np.inf, first)
+        p_first = _sigmoid(first)
+        move_first = u < p_first
+        second = np.zeros(status.shape, dtype=bool)
+        if self.suspend_intercept is not None:
+            p = p_first + (1.0 - p_first) * _sigmoid(self.suspend_intercept - gap)
+            second |= member & ~move_first & (u < p)
+        if self.resume_intercept is not None:
+            p = p_first + (1.0 - p_first) * _sigmoid(self.resume_intercept + gap)
+            second |= suspended & ~move_first & (u < p)
+        joins = move_first & out
+        exits = move_first & ~out
+        suspends = second & member
+        resumes = second & suspended
         step = model.steps
         self.first_entry = np.where(joins & (self.first_entry < 0), step, self.first_entry)
-        self.first_exit = np.where(leaves & (self.first_exit < 0), step, self.first_exit)
-        self.switches += switch
-        self.member = self.member ^ switch
+        self.first_exit = np.where(exits & (self.first_exit < 0), step, self.first_exit)
+        self.first_suspension = np.where(suspends & (self.first_suspension < 0), step, self.first_suspension)
+        self.switches += move_first | second
+        new = np.where(joins | resumes, MEMBER, status)
+        new = np.where(exits, OUT, new)
+        new = np.where(suspends, SUSPENDED, new)
+        self.status = new.astype(np.int8)
+        self.member = self.status == MEMBER

@@ -151,7 +151,7 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
                            *_empty_by_draw(model.draw, T))
     draw_ids, draw_local = np.unique(model.draw, return_inverse=True)
     contrib_sum = np.zeros((len(drivers), n))
-    event_member = None
+    event_status = None
     event_step = axis.step_of(Quarter.parse(scenario.event.date)) if scenario.event.date else None
     rows: list[pd.DataFrame] = []
     focal = model.focal
@@ -177,19 +177,20 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
         if refs:
             totals.variables[t] = variable_sums(state)[var_order]
         if step == event_step:
-            event_member = focal.member.copy()
+            event_status = focal.status.copy()
         if trace:
             rows.append(_trace_rows(model, step, refs, drivers, values))
     out = pd.DataFrame({
         "draw": model.draw,
         "first_entry_step": focal.first_entry,
         "first_exit_step": focal.first_exit,
+        "first_suspension_step": focal.first_suspension,
         "switches": focal.switches,
         "member_end": focal.member,
         "gap_end": focal.gap,
     }, index=params.index)
-    if event_member is not None:
-        out["member_at_event"] = event_member
+    if event_status is not None:
+        out["status_at_event"] = event_status  # 0 out, 1 member, 2 suspended (agents.STATUS_CODES)
     for r in refs:
         out[f"final.{r}"] = values[r].value
     for k, name in enumerate(drivers):
@@ -219,6 +220,7 @@ def _trace_rows(model: AlignmentModel, step: int, refs: list[str], drivers: list
     series.update({f"contrib.{d}": focal.contributions[k] for k, d in enumerate(drivers)})
     series["gap"] = focal.gap
     series["member"] = focal.member.astype(float)
+    series["status"] = focal.status.astype(float)
     series.update({f"shock.{k}": v.astype(float) for k, v in model.shocks.items()})
     n = model.n
     return pd.DataFrame({
@@ -234,7 +236,9 @@ def batch_bounds(replicates: int, batch_size: int) -> list[tuple[int, int]]:
     return [(i, min(i + batch_size, replicates)) for i in range(0, replicates, batch_size)]
 
 
-OUTCOME_COLUMNS = ["draw", "first_entry_step", "first_exit_step", "switches", "member_end"]
+OUTCOME_COLUMNS = ["draw", "first_entry_step", "first_exit_step", "first_suspension_step", "switches",
+                   "member_end"]
+EVENT_COLUMNS = ["status_at_event"]  # present only when the question is a status at a date
 
 
 @dataclass
@@ -314,7 +318,7 @@ def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | 
     for k, res in completed():
         totals = res.totals if totals is None else totals + res.totals
         # .copy(): under pandas copy-on-write a column selection would keep the whole batch alive
-        parts[k] = res.replicates[OUTCOME_COLUMNS + (["member_at_event"] if "member_at_event" in res.replicates else [])].copy()
+        parts[k] = res.replicates[OUTCOME_COLUMNS + [c for c in EVENT_COLUMNS if c in res.replicates]].copy()
         if keep_table:
             tables[k] = res.replicates
     outcomes = pd.concat([parts[k] for k in sorted(parts)])

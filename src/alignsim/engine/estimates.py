@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alignsim.engine.agents import STATUS_CODES
 from alignsim.engine.ensemble import FIXED_POINT, EnsembleResult, gap_bin_edges
 from alignsim.scenario import Scenario
 from alignsim.scenario.timeaxis import Quarter
@@ -85,19 +86,27 @@ def replicates_per_draw(result: EnsembleResult) -> int:
     return int(np.bincount(_draw_index(result)[0]).min())
 
 
-def event_steps(scenario: Scenario, outcomes: pd.DataFrame) -> np.ndarray:
-    """(R,) int: the step of the scenario's event in each replicate of ``outcomes``, -1 if none.
+FIRST_EVENT_COLUMNS = {"first_entry": "first_entry_step", "first_exit": "first_exit_step",
+                       "first_suspension": "first_suspension_step"}
 
-    ``outcomes`` is a per-replicate table (``EnsembleResult.outcomes`` or a batch's
-    ``replicates``); ``member_at`` counts as happening at its date's step when a member then.
+
+def event_status(scenario: Scenario) -> str:
+    """The status a ``member_at`` / ``status_at`` question asks about."""
+    return "member" if scenario.event.kind == "member_at" else str(scenario.event.status)
+
+
+def event_steps(scenario: Scenario, outcomes: pd.DataFrame) -> np.ndarray:
+    """Step of the scenario's event per replicate (-1 if it did not happen in the horizon).
+
+    First events read their step column; ``member_at`` / ``status_at`` count at the event's
+    date where the status then equals the asked one.
     """
     kind = scenario.event.kind
-    if kind == "first_entry":
-        return outcomes["first_entry_step"].to_numpy()
-    if kind == "first_exit":
-        return outcomes["first_exit_step"].to_numpy()
+    if kind in FIRST_EVENT_COLUMNS:
+        return outcomes[FIRST_EVENT_COLUMNS[kind]].to_numpy()
     step = scenario.axis.step_of(Quarter.parse(scenario.event.date))
-    return np.where(outcomes["member_at_event"].to_numpy(), step, -1)
+    code = STATUS_CODES[event_status(scenario)]
+    return np.where(outcomes["status_at_event"].to_numpy() == code, step, -1)
 
 
 def happened_by(scenario: Scenario, outcomes: pd.DataFrame, by_step: int | None = None) -> np.ndarray:
@@ -175,8 +184,8 @@ def year_ends(result: EnsembleResult) -> pd.DataFrame:
 
 def median_event_quarter(result: EnsembleResult) -> str | None:
     """Median quarter of the event among replicates where it happens (lower median); None for
-    ``member_at``, whose 'event' is a status at one fixed date."""
-    if result.scenario.event.kind == "member_at":
+    ``member_at`` / ``status_at``, whose 'event' is a status at one fixed date."""
+    if result.scenario.event.kind in ("member_at", "status_at"):
         return None
     steps = event_step(result)
     steps = np.sort(steps[steps > 0])
@@ -190,7 +199,7 @@ def conditional_window(result: EnsembleResult) -> tuple[np.ndarray, np.ndarray] 
     in (through, window_end]. None when the scenario observes nothing or an event that occurred,
     and for ``member_at`` (a status at one date, not a first event with a window)."""
     obs = result.scenario.observed
-    if obs is None or obs.occurred or result.scenario.event.kind == "member_at":
+    if obs is None or obs.occurred or result.scenario.event.kind in ("member_at", "status_at"):
         return None
     axis = result.scenario.axis
     through = axis.step_of(Quarter.parse(obs.through))
@@ -276,8 +285,10 @@ def summarise(result: EnsembleResult) -> dict:
     bloc = s.bloc.short
     focal = s.actors[s.focal].name
     kind_text = {"first_entry": f"{focal} joins the {bloc} (first entry as a non-member)",
-                 "first_exit": f"{focal} leaves or suspends its {bloc} membership (first exit)",
-                 "member_at": f"{focal} is a member of the {bloc} at {s.event.date}"}[s.event.kind]
+                 "first_exit": f"{focal} formally leaves the {bloc} (first exit, from membership or suspension)",
+                 "first_suspension": f"{focal} suspends (freezes) its {bloc} membership without leaving (first suspension)",
+                 "member_at": f"{focal} is a member of the {bloc} at {s.event.date}",
+                 "status_at": f"{focal}'s {bloc} status at {s.event.date} is {s.event.status}"}[s.event.kind]
     return {
         "scenario": s.name,
         "question": s.question,

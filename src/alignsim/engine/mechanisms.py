@@ -7,9 +7,13 @@ coefficient x input value (values read from the snapshot taken at the start of t
 - ``partial_adjustment``: x' = x + speed (base + drive - x)
 - ``logistic_growth``:    x' = x + rate x (1 - x) + drive
 - ``redraw_on_shock``:    x' = low + (high - low) u where a ``redraw_on`` shock fired, else x; + drive
+- ``product``:            x' = prod_k (c_k v_k) over the inputs (an interaction, e.g. the patron's
+  pressure times the focal state's dependence on it); ``drive`` is not added.
 
-Then, for every kind: + jump for each shock that fired, + noise sd * z, reset to a level
-where a ``resets`` shock fired, and clip to ``bounds``.
+Then, for every kind: + jump for each shock that fired, + noise sd * z, reset where a ``resets``
+shock fired, and clip to ``bounds``. A reset either sets the level (``reset: set``) or keeps the
+higher of the current value and the level (``reset: max``): under ``max`` a reset can never
+lower the variable, so more resets never give a lower path (the update is monotone in x).
 """
 
 from __future__ import annotations
@@ -35,10 +39,29 @@ class CompiledVariable:
     noise: Array | None
     bounds: tuple[float, float]
     initial: Array
+    reset: str = "set"
     value: Array = field(init=False)
 
     def __post_init__(self) -> None:
         self.value = np.clip(self.initial, *self.bounds)
+
+
+def product_of_inputs(inputs: list[tuple[str, Array]], snapshot: dict[str, Array]) -> Array:
+    """prod_k (c_k v_k): the ``product`` kind's value from the snapshot."""
+    out = None
+    for ref, coef in inputs:
+        term = coef * snapshot[ref]
+        out = term if out is None else out * term
+    return out
+
+
+def apply_resets(new: Array, resets: list[tuple[str, Array]], shocks: dict[str, Array], rule: str) -> Array:
+    """``set``: the level where the shock fired; ``max``: max(current, level) there."""
+    for name, level in resets:
+        target = np.maximum(new, level) if rule == "max" else level
+        new = np.where(shocks[name], target, new)
+    return new
+
 
 
 def core_update(kind: str, x: Array, p: dict[str, Array], drive: Array,
@@ -53,7 +76,7 @@ def core_update(kind: str, x: Array, p: dict[str, Array], drive: Array,
     if kind == "redraw_on_shock":
         fresh = p["low"] + (p["high"] - p["low"]) * redraw_u
         return np.where(redraw_fired, fresh, x) + drive
-    raise ValueError(f"unknown mechanism kind {kind!r}")  # the schema admits only the four above
+    raise ValueError(f"unknown mechanism kind {kind!r}")  # the schema admits only the kinds above
 
 
 def advance(var: CompiledVariable, snapshot: dict[str, Array], shocks: dict[str, Array],
@@ -69,13 +92,15 @@ def advance(var: CompiledVariable, snapshot: dict[str, Array], shocks: dict[str,
         for name in var.redraw_on:
             fired |= shocks[name]
         u = uniform(f"redraw:{var.ref}")
-    new = core_update(var.kind, x, var.params, drive, fired, u)
+    if var.kind == "product":
+        new = product_of_inputs(var.inputs, snapshot)
+    else:
+        new = core_update(var.kind, x, var.params, drive, fired, u)
     for name, jump in var.jumps:
         new = new + jump * shocks[name]
     if var.noise is not None:
         new = new + var.noise * normal(f"noise:{var.ref}")
-    for name, level in var.resets:
-        new = np.where(shocks[name], level, new)
+    new = apply_resets(new, var.resets, shocks, var.reset)
     return np.clip(new, *var.bounds)
 
 
@@ -142,6 +167,7 @@ class KindBlock:
         noisy = [i for i, v in enumerate(variables) if v.noise is not None]
         self.noisy = np.array(noisy, dtype=np.intp)
         self.noise = _stack([variables[i].noise for i in noisy])
+        self.reset_max = np.array([v.reset == "max" for v in variables])[:, None]
         self.low = np.array([v.bounds[0] for v in variables])[:, None]
         self.high = np.array([v.bounds[1] for v in variables])[:, None]
 
@@ -162,7 +188,12 @@ class KindBlock:
                 for r in rows:
                     fired[i] |= shocks[r]
             u = uniform([f"redraw:{ref}" for ref in self.refs])
-        new = core_update(self.kind, x, self.params, drive, fired, u)
+        if self.kind == "product":
+            new = np.ones_like(x)
+            for t in self.inputs:
+                _multiply_terms(new, t, state)
+        else:
+            new = core_update(self.kind, x, self.params, drive, fired, u)
         for t in self.jumps:
             _add_terms(new, t, shocks)
         if len(self.noisy):
@@ -171,10 +202,21 @@ class KindBlock:
         for t in self.resets:
             hit = shocks[t.sources]
             if t.rows is None:
-                new = np.where(hit, t.coefs, new)
+                new = np.where(hit, np.where(self.reset_max, np.maximum(new, t.coefs), t.coefs), new)
             else:
-                new[t.rows] = np.where(hit, t.coefs, new[t.rows])
+                cur = new[t.rows]
+                target = np.where(self.reset_max[t.rows], np.maximum(cur, t.coefs), t.coefs)
+                new[t.rows] = np.where(hit, target, cur)
         return np.clip(new, self.low, self.high, out=new)
+
+
+def _multiply_terms(acc: Array, t: _Terms, source: Array) -> None:
+    """``acc[rows] = acc[rows] * (coefs * source[sources])`` (the ``product`` kind; in place)."""
+    term = t.coefs * source[t.sources]
+    if t.rows is None:
+        np.multiply(acc, term, out=acc)
+    else:
+        acc[t.rows] = acc[t.rows] * term
 
 
 def _add_terms(acc: Array, t: _Terms, source: Array) -> None:

@@ -35,6 +35,7 @@ class ScalarVariable:
         self.redraw_on = list(var.redraw_on)
         self.noise = row[f"{ref}.noise"] if var.noise is not None else None
         self.low, self.high = float(var.bounds[0]), float(var.bounds[1])
+        self.reset = var.reset
         self.value = min(max(row[f"{ref}.initial"], self.low), self.high)
 
     def advance(self, snapshot: dict[str, float], shocks: dict[str, bool], rng: np.random.Generator) -> float:
@@ -46,7 +47,10 @@ class ScalarVariable:
         if self.kind == "redraw_on_shock":
             fired = any(shocks[name] for name in self.redraw_on)
             u = rng.random()
-        new = float(core_update(self.kind, self.value, self.params, drive, fired, u))
+        if self.kind == "product":
+            new = math.prod(coef * snapshot[ref] for ref, coef in self.inputs)
+        else:
+            new = float(core_update(self.kind, self.value, self.params, drive, fired, u))
         for name, jump in self.jumps:
             if shocks[name]:
                 new += jump
@@ -54,7 +58,7 @@ class ScalarVariable:
             new += self.noise * rng.standard_normal()
         for name, level in self.resets:
             if shocks[name]:
-                new = level
+                new = max(new, level) if self.reset == "max" else level
         return min(max(new, self.low), self.high)
 
 

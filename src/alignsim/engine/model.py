@@ -6,7 +6,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from alignsim.engine.agents import FocalAgent, PowerAgent
+from alignsim.engine.agents import STATUS_CODES, FocalAgent, PowerAgent
 from alignsim.errors import RunError
 from alignsim.engine.mechanisms import CompiledVariable, KindBlock
 from alignsim.scenario import Scenario, Variable, variable_refs
@@ -30,6 +30,7 @@ def compile_variable(ref: str, var: Variable, params: pd.DataFrame) -> CompiledV
         noise=col(f"{ref}.noise") if var.noise is not None else None,
         bounds=(float(var.bounds[0]), float(var.bounds[1])),
         initial=col(f"{ref}.initial"),
+        reset=var.reset,
     )
 
 
@@ -102,12 +103,14 @@ class AlignmentModel(mesa.Model):
             PowerAgent(self, actor, blocks)
         drivers = [(compiled[f"drivers.{k}"], d.sign * params[f"drivers.{k}.weight"].to_numpy(dtype=np.float64))
                    for k, d in scenario.drivers.items()]
-        member = np.full(self.n, bool(scenario.member_at_start.value))
+        status = np.full(self.n, STATUS_CODES[scenario.member_at_start.status], dtype=np.int8)
+        intercepts = {name: (params[f"decision.{name}_intercept"].to_numpy(dtype=np.float64)
+                             if getattr(scenario.decision, f"{name}_intercept") is not None else None)
+                      for name in ("join", "leave", "suspend", "resume", "suspended_exit")}
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite parameters: see _check_finite
             self.focal = FocalAgent(self, scenario.focal, self._blocks[-1], drivers,
-                                    compiled["barrier"], member,
-                                    params["decision.join_intercept"].to_numpy(dtype=np.float64),
-                                    params["decision.leave_intercept"].to_numpy(dtype=np.float64))
+                                    compiled["barrier"], status, intercepts)
+        self._prepare_decision_points(params)
         self.driver_names = list(scenario.drivers)
         read = {ref for v in self.variables for ref, _ in v.inputs}
         self._observed = [name for name in ("member", "tilt") if name in read]
@@ -180,6 +183,25 @@ class AlignmentModel(mesa.Model):
         self.shocks: dict[str, Array] = {name: self.shock_matrix[i] for name, i in self.shock_row.items()}
         self._u = np.empty(self.n)
 
+    def _prepare_decision_points(self, params: pd.DataFrame) -> None:
+        """Per step, the summed (join, leave) logit shifts of the decision points falling on it."""
+        self._points: dict[int, tuple[Array, Array]] = {}
+        for i, point in enumerate(self.scenario.decision_points):
+            step = self.axis.step_of(Quarter.parse(point.date))
+            if not 1 <= step <= self.axis.n_steps:
+                continue  # outside the horizon: never comes up
+            zero = np.zeros(self.n)
+            join = (params[f"decision_points.{i}.join_shift"].to_numpy(dtype=np.float64)
+                    if point.join_shift is not None else zero)
+            leave = (params[f"decision_points.{i}.leave_shift"].to_numpy(dtype=np.float64)
+                     if point.leave_shift is not None else zero)
+            j0, l0 = self._points.get(step, (zero, zero))
+            self._points[step] = (j0 + join, l0 + leave)
+
+    def decision_shifts(self) -> tuple[Array | float, Array | float]:
+        """The (join, leave) logit shifts of this step's decision points (0.0 outside one)."""
+        return self._points.get(self.steps, (0.0, 0.0))
+
     def draw_shocks(self) -> None:
         """Shock ``k`` fires iff its uniform is below its probability (or it is scripted now)."""
         step = self.steps
@@ -231,7 +253,7 @@ class AlignmentModel(mesa.Model):
                 elif phase == "drivers":
                     self._commit(self.focal.propose(self.state_matrix))
                 elif phase == "decision":
-                    self.focal.decide()
+                    self.focal.decide(*self.decision_shifts())
                     self._observe(self._observed)
         self._check_finite()
 

@@ -15,7 +15,7 @@ def pct(x: float) -> str:
 
 def headline_sentence(summary: dict, scenario: Scenario) -> str:
     p = summary["probability"]
-    when = "" if summary.get("event_kind") == "member_at" else f" by the end of {summary['horizon']}"
+    when = "" if summary.get("event_kind") in ("member_at", "status_at") else f" by the end of {summary['horizon']}"
     mc = f"Monte Carlo 95% interval {pct(p['ci_low'])}-{pct(p['ci_high'])}"
     per_draw = summary.get("replicates_per_draw")
     if per_draw is not None and per_draw < MIN_PER_DRAW:
@@ -51,7 +51,7 @@ def headline_text(summary: dict, scenario: Scenario, wall_seconds: float | None 
                      f"{pct(c['epistemic_low']) + '-' + pct(c['epistemic_high']):>20}{pct(m['estimate']):>11}")
     med = summary["median_event_quarter"]
     lines.append("")
-    if summary.get("event_kind") != "member_at":
+    if summary.get("event_kind") not in ("member_at", "status_at"):
         lines.append(f"Median quarter of the event, among replicates where it happens: {med or 'none happened'}")
     cond = summary.get("conditional")
     if cond:

@@ -29,10 +29,12 @@ from alignsim.scenario.schema import (
     MAX_ABS,
     PHASES,
     PRIOR_SECTIONS,
+    STATUSES,
     Actor,
     Bloc,
     Cited,
     Decision,
+    DecisionPoint,
     Driver,
     Event,
     FieldProblem,
@@ -55,7 +57,7 @@ from alignsim.scenario.schema import (
 
 __all__ = [
     "BACKTEST_FIELDS", "BACKTEST_STATE_SECTIONS", "DIST_FIELDS", "FOCAL_OBSERVABLES", "MAX_ABS", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES",
-    "PHASES", "PRIOR_SECTIONS", "Actor", "Bloc", "Cited", "Decision", "Driver", "Event", "FieldProblem", "Frozen", "LimitedLoader",
+    "PHASES", "PRIOR_SECTIONS", "STATUSES", "Actor", "Bloc", "Cited", "Decision", "DecisionPoint", "Driver", "Event", "FieldProblem", "Frozen", "LimitedLoader",
     "MemberAtStart", "MonteCarlo", "Observed", "Outcome", "Prior", "Scenario", "Scripted", "Shock", "Variable",
     "apply_override", "check_backtest_fields", "check_depth", "check_references", "find_seeds", "iter_cited",
     "iter_priors", "load_document", "load_scenario", "merge_include", "parse_yaml", "read_yaml",

@@ -296,7 +296,8 @@ def find_seeds(config_path: Path, doc: dict[str, Any]) -> Path:
 
 
 BACKTEST_FIELDS = ("name", "question", "event", "actors", "bloc", "monte_carlo", "include", "seeds",
-                   "start", "end", "member_at_start", "scripted", "outcome", "decision_group", "left_out")
+                   "start", "end", "member_at_start", "scripted", "outcome", "decision_group", "left_out",
+                   "decision_points")
 BACKTEST_STATE_SECTIONS = ("drivers", "states", "policies", "barrier")
 
 

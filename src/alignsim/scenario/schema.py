@@ -31,7 +31,12 @@ KIND_PARAMS: dict[str, tuple[str, ...]] = {
     "partial_adjustment": ("base", "speed"),
     "logistic_growth": ("rate",),
     "redraw_on_shock": ("low", "high"),
+    "product": (),
 }
+KINDS = Literal["shock_level", "partial_adjustment", "logistic_growth", "redraw_on_shock", "product"]
+STATUSES = ("out", "member", "suspended")
+Status = Literal["out", "member", "suspended"]
+EVENT_KINDS = ("first_entry", "first_exit", "first_suspension", "member_at", "status_at")
 FOCAL_OBSERVABLES = ("member", "tilt")
 MAX_ABS = 1e6
 
@@ -129,10 +134,12 @@ class Variable(Frozen):
 
     Update: kind-specific core (see ``mechanisms``) + sum of ``inputs`` (reference -> coefficient)
     + ``shocks`` jumps + ``noise`` * N(0,1); then ``resets`` (shock -> level) and clipping to
-    ``bounds``.
+    ``bounds``. ``reset: set`` puts the variable at the level; ``reset: max`` keeps the higher of
+    the current value and the level (a reset never lowers it: a formal stance that each new
+    statement restates, and an official denial can never weaken).
     """
 
-    kind: Literal["shock_level", "partial_adjustment", "logistic_growth", "redraw_on_shock"]
+    kind: KINDS
     label: str
     scale: str
     mechanism: str
@@ -144,12 +151,15 @@ class Variable(Frozen):
     redraw_on: list[str] = []
     noise: Prior | None = None
     bounds: tuple[Finite, Finite] = (0.0, 1.0)
+    reset: Literal["set", "max"] = "set"
 
     @model_validator(mode="after")
     def _kind_params(self) -> "Variable":
         needed = KIND_PARAMS[self.kind]
         if sorted(self.params) != sorted(needed):
             raise FieldProblem("params", sorted(self.params), f"exactly {list(needed)} for kind {self.kind!r}")
+        if self.kind == "product" and not self.inputs:
+            raise FieldProblem("inputs", {}, "at least one input for kind 'product' (its value is their product)")
         if (self.kind == "redraw_on_shock") != bool(self.redraw_on):
             raise FieldProblem("redraw_on", self.redraw_on,
                                "a list of shocks for kind 'redraw_on_shock' only (and at least one for it)")
@@ -211,13 +221,25 @@ class Bloc(Cited):
 
 
 class Event(Frozen):
-    kind: Literal["first_entry", "first_exit", "member_at"]
+    """Which transition resolves the question.
+
+    Membership has three levels (out, member, suspended). ``first_entry``: out -> member;
+    ``first_exit``: member or suspended -> out (a formal exit); ``first_suspension``: member ->
+    suspended (participation frozen without leaving); ``status_at``: the status at ``date`` is
+    ``status``; ``member_at`` (kept from 0.1) is ``status_at`` with status member.
+    """
+
+    kind: Literal["first_entry", "first_exit", "first_suspension", "member_at", "status_at"]
     date: str | None = None
+    status: Status | None = None
 
     @model_validator(mode="after")
     def _date(self) -> "Event":
-        if (self.kind == "member_at") != (self.date is not None):
-            raise FieldProblem("date", self.date, "a 'date' for kind member_at, and only for it")
+        dated = self.kind in ("member_at", "status_at")
+        if dated != (self.date is not None):
+            raise FieldProblem("date", self.date, "a 'date' for kinds member_at and status_at, and only for them")
+        if (self.kind == "status_at") != (self.status is not None):
+            raise FieldProblem("status", self.status, f"a 'status' ({', '.join(STATUSES)}) for kind status_at, and only for it")
         if self.date is not None:
             try:
                 Quarter.parse(self.date)
@@ -227,12 +249,61 @@ class Event(Frozen):
 
 
 class Decision(Frozen):
+    """Intercepts (logit per quarter) of each transition between the three membership levels.
+
+    out -> member: ``join_intercept + dU``; member -> out: ``leave_intercept - dU``;
+    member -> suspended: ``suspend_intercept - dU``; suspended -> member: ``resume_intercept + dU``;
+    suspended -> out: ``suspended_exit_intercept - dU``. A transition whose intercept is not
+    given never happens (so a scenario without suspension keeps the two-level model).
+    """
+
     join_intercept: Prior
     leave_intercept: Prior
+    suspend_intercept: Prior | None = None
+    resume_intercept: Prior | None = None
+    suspended_exit_intercept: Prior | None = None
 
 
 class MemberAtStart(Cited):
+    """The status at the start: ``value`` member (true) or not; ``suspended: true`` for a member
+    whose participation is frozen."""
+
     value: bool
+    suspended: bool = False
+
+    @model_validator(mode="after")
+    def _suspended_member(self) -> "MemberAtStart":
+        if self.suspended and not self.value:
+            raise FieldProblem("suspended", self.suspended, "suspended: true only with value: true (a suspended member)")
+        return self
+
+    @property
+    def status(self) -> str:
+        return "suspended" if self.suspended else ("member" if self.value else "out")
+
+
+class DecisionPoint(Cited):
+    """A scheduled decision (a treaty's renewal, an accession summit) at quarter ``date``.
+
+    In that quarter the join logit moves by ``join_shift`` and the exit logits (member -> out,
+    suspended -> out) by ``leave_shift`` (logit units; positive makes the move likelier, e.g. a
+    renewal where leaving needs no denunciation). Outside it nothing changes.
+    """
+
+    date: str
+    label: str
+    join_shift: Prior | None = None
+    leave_shift: Prior | None = None
+
+    @model_validator(mode="after")
+    def _point(self) -> "DecisionPoint":
+        try:
+            Quarter.parse(self.date)
+        except ValueError as exc:
+            raise FieldProblem("date", self.date, str(exc).split(", got")[0]) from None
+        if self.join_shift is None and self.leave_shift is None:
+            raise FieldProblem("", {"date": self.date}, "a 'join_shift' or a 'leave_shift' prior (or both)")
+        return self
 
 
 class Scripted(Cited):
@@ -295,6 +366,7 @@ class Scenario(Frozen):
     policies: dict[str, dict[str, Variable]] = {}
     shocks: dict[str, Shock] = {}
     scripted: list[Scripted] = []
+    decision_points: list[DecisionPoint] = []
     observed: Observed | None = None
     outcome: Outcome | None = None
     decision_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -375,6 +447,9 @@ def check_references(s: Scenario) -> None:
         q = Quarter.parse(item.date)
         if not axis.start <= q <= axis.end:
             raise ConfigError(f"scripted.{i}.date", item.date, f"a quarter within the horizon {s.start}..{s.end}")
+    if s.event.kind == "first_suspension" and s.decision.suspend_intercept is None:
+        raise ConfigError("decision.suspend_intercept", None,
+                          "a prior for member -> suspended when the event is first_suspension")
     dated = [("event.date", s.event.date)]
     if s.observed is not None:
         dated += [("observed.through", s.observed.through), ("observed.window_end", s.observed.window_end)]
@@ -431,7 +506,7 @@ def walk(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-PRIOR_SECTIONS = ("decision", "barrier", "drivers", "states", "policies", "shocks")
+PRIOR_SECTIONS = ("decision", "barrier", "drivers", "states", "policies", "shocks", "decision_points")
 
 
 def iter_priors(s: Scenario) -> list[tuple[str, Prior]]:
