@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alignsim.engine.base_rate import base_rates
 from alignsim.engine.ensemble import FIXED_POINT, EnsembleResult, gap_bin_edges
 from alignsim.scenario.timeaxis import Quarter
 
@@ -275,4 +276,6 @@ def summarise(result: EnsembleResult) -> dict:
                                for r in ye.itertuples()],
         "median_event_quarter": median_event_quarter(result),
         "conditional": conditional(result),
+        "resolution": s.resolution.model_dump(mode="json", exclude_none=True) if s.resolution else None,
+        "base_rate": base_rates(s),
     }
