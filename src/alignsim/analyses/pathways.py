@@ -120,7 +120,8 @@ def find_pathways(result: EnsembleResult, depth: int = DEPTH, z_min: float = Z_M
         if w[members].sum() < min_share * w.sum():
             other += members
             continue
-        rows.append(_row(s, [(names[k], f) for k, f in zip(chosen, key)], np.array(members), steps[hit], w, p_event))
+        rules = sorted(((names[k], f) for k, f in zip(chosen, key)), key=lambda r: names.index(r[0]))  # canonical order
+        rows.append(_row(s, rules, np.array(members), steps[hit], w, p_event))
     if other:
         row = _row(s, [], np.array(other), steps[hit], w, p_event)
         row.update(pathway="other", rules="leaves each under the minimum share", description="Other combinations: "
