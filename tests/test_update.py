@@ -170,3 +170,14 @@ def test_update_writes_a_child_folder_recording_parent_and_ess(tmp_path, parent_
     assert (child / "report.md").read_text().count("What changed since the parent run") == 1
     assert (child / "weights.parquet").is_file()
     assert {"P(event by the horizon)"} <= {r["quantity"] for r in summary["changes_since_parent"]}
+
+
+def test_observed_observations_in_a_scenario_condition_it_from_scratch(tmp_path, write_doc):
+    doc = planted_doc(("A",), rate=0.1)
+    doc["monte_carlo"] = {"replicates": 400, "draws": 40, "seed": 2, "batch_size": 400}
+    path = write_doc(with_news(doc, [shock("2020-Q2"), no_event("2020-Q3")], "2020-Q3", ["A"]))
+    child = tmp_path / "conditioned"
+    assert main(["update", "--scenario", str(path), "--out", str(child)]) == 0
+    man = json.loads((child / "manifest.json").read_text())
+    assert man["parent"] is None and man["ess"] > 0
+    assert "No parent run" in (child / "report.md").read_text()

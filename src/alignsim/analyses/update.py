@@ -474,6 +474,40 @@ def update_run(run_dir: str | Path, news_path: str | Path, out: str | Path | Non
     return UpdateResult(c, summary, parent_summary, paths, posts, out_dir)
 
 
+def update_scenario(config: str | Path, out: str | Path | None = None, min_ess: float | None = None,
+                    max_generations: int = MAX_GENERATIONS, save: bool = True,
+                    overrides: list[str] | tuple[str, ...] = ()) -> UpdateResult:
+    """A scenario whose ``observed:`` lists observations, conditioned from scratch (no parent
+    folder): the same folder as ``update_run`` writes, with ``parent`` null."""
+    from alignsim.analyses.pathways import find_pathways
+    from alignsim.analyses.signposts import signposts
+    from alignsim.scenario import load_scenario
+
+    s = load_scenario(config, overrides)
+    if s.observed is None or not (s.observed.observations or s.observed.complete_shocks):
+        raise ConfigError("observed.observations", None, f"dated observations in {config} to condition on")
+    mc = s.monte_carlo
+    c = condition(s, mc.replicates, mc.seed, mc.draws, mc.batch_size, min_ess, max_generations,
+                  names_for_errors="observed.observations")
+    summary = weighted_summary(c)
+    paths = find_pathways(c.ensemble, weights=c.weights)
+    posts = signposts(c.ensemble, weights=c.weights)
+    out_dir = None
+    if save:
+        from alignsim.runs.child import write_child_run
+
+        out_dir = write_child_run(None, c.scenario, summary, {"draws": mc.draws, "batch_size": mc.batch_size},
+                                  {"config_path": str(config), "ess": c.ess, "generations": c.generations},
+                                  tables={"pathways.csv": paths, "signposts.csv": posts,
+                                          "observations.csv": observations_table(c.scenario),
+                                          "state_at_through.csv": state_at_through(c)},
+                                  weights=pd.DataFrame({"replicate": c.ensemble.outcomes.index.to_numpy(),
+                                                        "draw": c.ensemble.outcomes["draw"].to_numpy(),
+                                                        "weight": c.weights}), out=out)
+        summary["output"] = str(out_dir)
+    return UpdateResult(c, summary, {}, paths, posts, out_dir)
+
+
 def state_at_through(c: Conditioned) -> pd.DataFrame:
     """Weighted 5/50/95% and mean of every variable at ``observed.through`` (the state the news leads
     to), one row per variable reference."""

@@ -159,8 +159,10 @@ def write_forecast_tables(ensemble, out_dir) -> None:
 
 @command("update", "condition a finished run on a news file of dated observations; writes a child run folder")
 def _update_setup(p: argparse.ArgumentParser):
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run folder (the parent)")
-    p.add_argument("news", metavar="NEWS", help="news YAML file, e.g. config/news/uzbekistan-2017-2026.yaml")
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", help="a finished run folder (the parent)")
+    p.add_argument("news", metavar="NEWS", nargs="?", help="news YAML file, e.g. config/news/uzbekistan-2017-2026.yaml")
+    p.add_argument("--scenario", metavar="FILE", help="instead of RUN_DIR NEWS: a scenario whose observed: lists "
+                   "its observations, conditioned from scratch")
     p.add_argument("--out", help="child folder to create (must not exist); default runs/<scenario>-update-<time>")
     p.add_argument("--min-ess", type=_positive, help="rejuvenate while the effective sample size is below this "
                    "(default: a tenth of the replicates)")
@@ -168,11 +170,18 @@ def _update_setup(p: argparse.ArgumentParser):
     p.add_argument("--no-report", action="store_true", help="skip report.html / report.md in the child folder")
 
     def go(a: argparse.Namespace) -> int:
-        from alignsim.analyses.update import format_update, update_run
+        from alignsim.analyses.update import format_update, update_run, update_scenario
 
         if a.max_generations < 0:
             raise ConfigError("--max-generations", a.max_generations, "a whole number >= 0")
-        result = update_run(a.run_dir, a.news, out=a.out, min_ess=a.min_ess, max_generations=a.max_generations)
+        if a.scenario is not None:
+            if a.run_dir or a.news:
+                raise ConfigError("--scenario", a.scenario, "either RUN_DIR NEWS or --scenario FILE, not both")
+            result = update_scenario(a.scenario, out=a.out, min_ess=a.min_ess, max_generations=a.max_generations)
+        elif a.run_dir and a.news:
+            result = update_run(a.run_dir, a.news, out=a.out, min_ess=a.min_ess, max_generations=a.max_generations)
+        else:
+            raise ConfigError("update", a.run_dir, "RUN_DIR and NEWS (or --scenario FILE with observed: observations)")
         print(format_update(result.summary))
         if not result.pathways.empty:
             print("Pathways: " + "; ".join(f"{r.pathway} {r.share:.0%}" for r in result.pathways.itertuples()))

@@ -466,7 +466,9 @@ def update_sections(child_dir: Path) -> tuple[str, list[Section], str]:
     head.table(_fmt(gens), "Each generation: its seed, ESS and replicates consistent with every observation.")
     changed = Section("What changed since the parent run", "changes")
     frame = _optional_csv(child_dir / "changes.csv")
-    if frame is not None and not frame.empty:
+    if frame is None:
+        changed.p("No parent run: the scenario was conditioned on its own observations from the start.")
+    elif not frame.empty:
         changed.table(_fmt(frame), "Parent (no news) and child (conditioned on the news) over the same quarters.")
     state = _optional_csv(child_dir / "state_at_through.csv")
     if state is not None and not state.empty:
