@@ -160,7 +160,7 @@ def write_forecast_tables(ensemble, out_dir) -> None:
 @command("update", "condition a finished run on a news file of dated observations; writes a child run folder")
 def _update_setup(p: argparse.ArgumentParser):
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", help="a finished run folder (the parent)")
-    p.add_argument("news", metavar="NEWS", nargs="?", help="news YAML file, e.g. config/news/uzbekistan-2017-2026.yaml")
+    p.add_argument("news", metavar="NEWS", nargs="?", help="news YAML file of dated observations (see config/news/)")
     p.add_argument("--scenario", metavar="FILE", help="instead of RUN_DIR NEWS: a scenario whose observed: lists "
                    "its observations, conditioned from scratch")
     p.add_argument("--out", help="child folder to create (must not exist); default runs/<scenario>-update-<time>")
