@@ -212,9 +212,9 @@ def main() -> int:
         f"sourced): **{p_params:.2%}** by {end}; with those parameters and every initial value at the news "
         f"median: **{p_both:.2%}** ({a.decomp_replicates} replicates each; as sourced "
         f"{decomp.attrs['base']:.2%}; the conditioned 2017 run {cond['estimate']:.2%}). What is left after "
-        "both is the spread of the state around its medians and the timing of the news (the 2017 run starts "
-        "2026-Q4 from the replicates' own trajectories, whose barrier was just reset by the January 2026 "
-        "denial).",
+        "both is the spread of the state around its medians and how parameters and state go together in the "
+        "conditioned replicates (each continues its own trajectory past 2026-Q3; their barrier was reset by "
+        "the January 2026 denial).",
         "",
         "## How the news moved the parameters",
         "",

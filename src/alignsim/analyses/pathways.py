@@ -37,10 +37,8 @@ def cutoff_steps(scenario: Scenario, steps: np.ndarray) -> np.ndarray:
 
 
 def fired_by(outcomes: pd.DataFrame, shock: str, cutoff: np.ndarray) -> np.ndarray:
-    """Whether ``shock`` fired at some step in 1..cutoff, per replicate (bool, shape (R,)).
-
-    Exact from the bit record while the cutoff is within its 64 steps; beyond that it uses the
-    first-fire step (equivalent: 'fired by c' is 'first fire <= c')."""
+    """Whether ``shock`` fired at some step in 1..cutoff, per replicate (bool, shape (R,)):
+    'fired by c' is 'first fire <= c', exact at any horizon from the first-fire record."""
     first = outcomes[f"shock_first.{shock}"].to_numpy().astype(np.int64)
     return (first > 0) & (first <= cutoff)
 
