@@ -137,11 +137,61 @@ def _run_setup(p: argparse.ArgumentParser):
             print(format_matched(matched))
             if result.out_dir is not None:
                 save_matched(matched, result.out_dir)
+        if result.out_dir is not None and result.ensemble.outcomes is not None:
+            write_forecast_tables(result.ensemble, result.out_dir)
         if not a.no_report and result.out_dir is not None:
             from alignsim.runs.report import build_report
 
             html_path, md_path = build_report(result.out_dir, replace=True)
             print(f"Report: {html_path} (Markdown: {md_path})")
+        return 0
+    return go
+
+
+def write_forecast_tables(ensemble, out_dir) -> None:
+    """pathways.csv and signposts.csv of a finished run, from its shock record (no new runs)."""
+    from alignsim.analyses.pathways import find_pathways
+    from alignsim.analyses.signposts import signposts
+    from alignsim.runs import folder as runstore
+
+    runstore.write_csv(out_dir / "pathways.csv", find_pathways(ensemble))
+    runstore.write_csv(out_dir / "signposts.csv", signposts(ensemble))
+
+
+@command("update", "condition a finished run on a news file of dated observations; writes a child run folder")
+def _update_setup(p: argparse.ArgumentParser):
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", help="a finished run folder (the parent)")
+    p.add_argument("news", metavar="NEWS", nargs="?", help="news YAML file of dated observations (see config/news/)")
+    p.add_argument("--scenario", metavar="FILE", help="instead of RUN_DIR NEWS: a scenario whose observed: lists "
+                   "its observations, conditioned from scratch")
+    p.add_argument("--out", help="child folder to create (must not exist); default runs/<scenario>-update-<time>")
+    p.add_argument("--min-ess", type=_positive, help="rejuvenate while the effective sample size is below this "
+                   "(default: a tenth of the replicates)")
+    p.add_argument("--max-generations", type=int, default=3, help="at most this many rejuvenations (default 3)")
+    p.add_argument("--no-report", action="store_true", help="skip report.html / report.md in the child folder")
+
+    def go(a: argparse.Namespace) -> int:
+        from alignsim.analyses.update import format_update, update_run, update_scenario
+
+        if a.max_generations < 0:
+            raise ConfigError("--max-generations", a.max_generations, "a whole number >= 0")
+        if a.scenario is not None:
+            if a.run_dir or a.news:
+                raise ConfigError("--scenario", a.scenario, "either RUN_DIR NEWS or --scenario FILE, not both")
+            result = update_scenario(a.scenario, out=a.out, min_ess=a.min_ess, max_generations=a.max_generations)
+        elif a.run_dir and a.news:
+            result = update_run(a.run_dir, a.news, out=a.out, min_ess=a.min_ess, max_generations=a.max_generations)
+        else:
+            raise ConfigError("update", a.run_dir, "RUN_DIR and NEWS (or --scenario FILE with observed: observations)")
+        print(format_update(result.summary))
+        if not result.pathways.empty:
+            print("Pathways: " + "; ".join(f"{r.pathway} {r.share:.0%}" for r in result.pathways.itertuples()))
+        if not a.no_report:
+            from alignsim.runs.report import build_update_report
+
+            html_path, _ = build_update_report(result.out_dir)
+            print(f"Report: {html_path}")
+        print(f"Results: {result.out_dir}")
         return 0
     return go
 

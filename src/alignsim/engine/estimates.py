@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from alignsim.engine.agents import STATUS_CODES
+from alignsim.engine.base_rate import base_rates
 from alignsim.engine.ensemble import FIXED_POINT, EnsembleResult, gap_bin_edges
 from alignsim.scenario import Scenario
 from alignsim.scenario.timeaxis import Quarter
@@ -315,4 +316,6 @@ def summarise(result: EnsembleResult) -> dict:
                                for r in ye.itertuples()],
         "median_event_quarter": median_event_quarter(result),
         "conditional": conditional(result),
+        "resolution": s.resolution.model_dump(mode="json", exclude_none=True) if s.resolution else None,
+        "base_rate": base_rates(s),
     }

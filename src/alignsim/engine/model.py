@@ -65,6 +65,28 @@ class KeyedStreamsOnly:
         return f"<model.{self._name} switched off: use the keyed streams>"
 
 
+def forced_shocks(scenario: Scenario) -> dict[int, dict[str, bool]]:
+    """Shocks fixed by ``observed.observations``: step -> {shock: fired}.
+
+    An observed firing is forced on; a shock in ``observed.complete_shocks`` is forced off in
+    every other quarter from the start to ``observed.through``. Empty without observations, so
+    runs without news draw every shock as before.
+    """
+    obs = scenario.observed
+    if obs is None or not (obs.observations or obs.complete_shocks):
+        return {}
+    axis = scenario.axis
+    out: dict[int, dict[str, bool]] = {}
+    last = min(axis.step_of(Quarter.parse(obs.through)), axis.n_steps)
+    for name in obs.complete_shocks:
+        for step in range(1, last + 1):
+            out.setdefault(step, {})[name] = False
+    for ob in obs.observations:
+        if ob.kind == "shock":
+            out.setdefault(axis.step_of(Quarter.parse(ob.date)), {})[ob.shock] = True
+    return out
+
+
 class AlignmentModel(mesa.Model):
     """A batch of replicates of one scenario.
 
@@ -182,6 +204,7 @@ class AlignmentModel(mesa.Model):
         self.shock_matrix = np.zeros((len(self._shock_prob), self.n), dtype=bool)
         self.shocks: dict[str, Array] = {name: self.shock_matrix[i] for name, i in self.shock_row.items()}
         self._u = np.empty(self.n)
+        self._forced = forced_shocks(s)
 
     def _prepare_decision_points(self, params: pd.DataFrame) -> None:
         """Per step, the summed (join, leave) logit shifts of the decision points falling on it."""
@@ -207,7 +230,11 @@ class AlignmentModel(mesa.Model):
         step = self.steps
         scripted = self._scripted.get(step, set())
         a, b = self.first_replicate, self.first_replicate + self.n
+        forced = self._forced.get(step, {})
         for (name, prob), row in zip(self._shock_prob.items(), self.shock_matrix):
+            if name in forced:  # an observed shock (or its observed absence) overrides the rest
+                row[:] = forced[name]
+                continue
             if name in scripted:
                 row[:] = True
                 continue

@@ -21,7 +21,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from alignsim.engine.ensemble import EVENT_COLUMNS, OUTCOME_COLUMNS, BatchResult, EnsembleResult, run_ensemble
+from alignsim.engine.ensemble import (EVENT_COLUMNS, OUTCOME_COLUMNS, BatchResult, EnsembleResult, record_columns,
+                                          run_ensemble)
 from alignsim.errors import ConfigError
 from alignsim.engine.estimates import Z95
 from alignsim.scenario import Scenario
@@ -73,7 +74,7 @@ def needed_replicates(p: float, half_width: float, z: float = Z95) -> int:
 
 def _slim(res: BatchResult) -> BatchResult:
     """Keep only the outcome columns of a finished batch (the parameters are not needed again)."""
-    cols = [c for c in OUTCOME_COLUMNS + EVENT_COLUMNS if c in res.replicates]
+    cols = [c for c in OUTCOME_COLUMNS + EVENT_COLUMNS if c in res.replicates] + record_columns(res.replicates)
     return BatchResult(res.replicates[cols].copy(), res.totals)
 
 

@@ -35,8 +35,37 @@ def conditional_sentence(cond: dict, event: str) -> str:
             f"interval {pct(cond['ci_low'])}-{pct(cond['ci_high'])}; {cond['at_risk']} replicates at risk).")
 
 
+def resolution_text(summary: dict) -> str | None:
+    """One line: the act that resolves the question, its date rule and what does not count."""
+    r = summary.get("resolution")
+    if not r:
+        return None
+    text = f"Resolves on: {r['act']} Date: {r['date_rule']}"
+    if r.get("excludes"):
+        text += " Does not count: " + "; ".join(r["excludes"]) + "."
+    return text
+
+
+def base_rate_text(summary: dict, window: str = "headline") -> str | None:
+    """The reference-class base rate over the forecast's ``window`` ("headline" or "conditional"),
+    main definition first, then the alternatives' values over the same window."""
+    b = summary.get("base_rate")
+    if not b or not b.get("main") or window not in b["main"]:
+        return None
+    m = b["main"]
+    w = m[window]
+    alts = ", ".join(f"{a['definition']} {pct(a[window]['estimate'])}" for a in b["alternatives"])
+    return (f"Base rate over the same window, {w['from']}..{w['to']} ({w['years']:g} years): {pct(w['estimate'])} "
+            f"(90% {pct(w['low90'])}-{pct(w['high90'])}) by definition {m['definition']}, {m['label']} "
+            f"({m['events']} in {m['state_years']:g} state-years, {m['per_year']:.4f}/yr)"
+            + (f"; alternative definitions: {alts}" if alts else "") + ".")
+
+
 def headline_text(summary: dict, scenario: Scenario, wall_seconds: float | None = None) -> str:
     lines = [scenario.question, "", headline_sentence(summary, scenario), ""]
+    for extra in (base_rate_text(summary), base_rate_text(summary, "conditional"), resolution_text(summary)):
+        if extra:
+            lines += [extra, ""]
     per_draw = summary.get("replicates_per_draw")
     if per_draw is not None and per_draw < MIN_PER_DRAW:
         lines += [f"warning: only {per_draw} replicate(s) per parameter draw ({summary['draws']} draws): the "

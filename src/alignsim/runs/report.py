@@ -25,7 +25,7 @@ from alignsim.outputs import figures
 from alignsim.runs import folder as runstore
 from alignsim.errors import ConfigError, RunError
 from alignsim.outputs.explain import assumption_table, driver_table
-from alignsim.outputs.report_text import conditional_sentence, headline_sentence, pct
+from alignsim.outputs.report_text import base_rate_text, conditional_sentence, headline_sentence, pct, resolution_text
 from alignsim.scenario import Scenario, validate_document
 from alignsim.scenario.timeaxis import Quarter
 
@@ -118,6 +118,7 @@ def headline_section(summary: dict, scenario: Scenario, tables: dict[str, pd.Dat
     med = summary.get("median_event_quarter")
     s.p(f"Among replicates where the event happens, its median quarter is {med}." if med
         else "The event happened in no replicate within the horizon.")
+    add_resolution_and_base_rate(s, summary)
     ye = tables["year_ends"]
     s.table(pd.DataFrame({
         "year-end": ye["date"], "P(event by date)": ye["estimate"].map(pct),
@@ -125,6 +126,76 @@ def headline_section(summary: dict, scenario: Scenario, tables: dict[str, pd.Dat
         "epistemic 5-95%": [f"{pct(a)}-{pct(b)}" for a, b in zip(ye["epistemic_low"], ye["epistemic_high"])],
         "P(member)": ye["member"].map(pct)}), "Cumulative probability at each year-end.")
     return s
+
+
+def add_resolution_and_base_rate(s: Section, summary: dict) -> None:
+    """The resolution rule and the reference-class base rate (main and alternative definitions)."""
+    text = resolution_text(summary)
+    if text:
+        s.p(text, "resolution")
+    b = summary.get("base_rate")
+    if not b or not b.get("main"):
+        return
+    for window in ("headline", "conditional"):
+        line = base_rate_text(summary, window)
+        if line:
+            s.p(line, f"base-rate-{window}", {"estimate": b["main"][window]["estimate"]})
+    rows = []
+    for d in [b["main"], *b["alternatives"]]:
+        row = {"definition": d["definition"] + (" (main)" if d["main"] else ""), "what it counts": d["label"],
+               "events / state-years": f"{d['events']} / {d['state_years']:g}", "per year": f"{d['per_year']:.4f}"}
+        for window in ("headline", "conditional"):
+            if window in d:
+                w = d[window]
+                row[f"P over {w['from']}..{w['to']}"] = f"{pct(w['estimate'])} ({pct(w['low90'])}-{pct(w['high90'])})"
+        rows.append(row)
+    s.table(pd.DataFrame(rows), f"Base rates of the same event over the same windows ({b['reference_class']}; "
+            f"{b.get('source_note') or ''}): 1 - exp(-rate x years), 90% Jeffreys interval in brackets.")
+
+
+def pathways_section(run_dir: Path) -> Section | None:
+    """Pathways (``pathways.csv``, written by ``analyses.pathways``), if the folder has them."""
+    frame = _optional_csv(run_dir / "pathways.csv")
+    if frame is None:
+        return None
+    s = Section("How it would happen: pathways", "pathways")
+    if frame.empty:
+        s.p("The event happened in no replicate, so there are no pathways.")
+        return s
+    s.p("The replicates in which the event happens, grouped by the shocks that fired before it (at most "
+        "two splits of a shallow tree over the shock record; only shocks before the event quarter count).")
+    for text in frame["description"]:
+        s.p(str(text))
+    s.table(_fmt(frame[["pathway", "rules", "share", "probability", "median_quarter"]]),
+            "share = share of P(event); probability = share x P(event by the horizon).")
+    return s
+
+
+def signposts_section(run_dir: Path) -> Section | None:
+    """Signposts (``signposts.csv``, written by ``analyses.signposts``), if the folder has them."""
+    frame = _optional_csv(run_dir / "signposts.csv")
+    if frame is None or frame.empty:
+        return None
+    s = Section("What to watch: signposts", "signposts")
+    s.p("Observable, sourced events and indicators in the next quarters, from the same ensemble: the chance of "
+        "seeing each, and the probability of the event by the horizon if it is seen and if it is not.")
+    for text in frame["description"].head(5):
+        s.p(str(text))
+    cols = ["signpost", "kind", "window", "by", "p_seen", "p_event_if_seen", "p_event_if_not_seen", "ratio"]
+    s.table(_fmt(frame[cols].head(MAX_TABLE_ROWS)), "Sorted by how much seeing the signpost moves the odds "
+            "(ratio = P(event | seen) / P(event | not seen)).")
+    return s
+
+
+def _optional_csv(path: Path) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path}: not a readable table ({exc})") from None
 
 
 def since_section(summary: dict, scenario: Scenario) -> Section | None:
@@ -341,6 +412,7 @@ def build_report(run_dir: str | Path, sweeps: list[str | Path] = (), sensitivity
                 raise RunError(f"{existing}: a report exists; pass --replace to rewrite it or --out for a new folder")
     extras = [(kind, Path(p)) for kind, paths in zip(EXTRA_KINDS, (sweeps, sensitivity, backtests)) for p in paths]
     sections = [headline_section(summary, scenario, tables), since_section(summary, scenario),
+                pathways_section(run_dir), signposts_section(run_dir),
                 figure_section(summary, scenario, tables), drivers_section(scenario, tables["contributions"]),
                 evidence_section(scenario), *[extra_section(k, p) for k, p in extras],
                 assumptions_section(scenario, manifest, summary)]
@@ -350,6 +422,67 @@ def build_report(run_dir: str | Path, sweeps: list[str | Path] = (), sensitivity
     md, files = render_markdown(title, sections, out_dir / "report_figures", out_dir)
     for path, png in files.items():
         runstore._atomic(path, lambda p, b=png: p.write_bytes(b))
+    runstore.write_text(md_path, md)
+    runstore.write_text(html_path, render_html(title, sections, accent))
+    return html_path, md_path
+
+
+# ---------------------------------------------------------------- a child run updated on news
+
+def update_sections(child_dir: Path) -> tuple[str, list[Section], str]:
+    """(title, sections, accent) of a child folder written by ``alignsim update``."""
+    try:
+        summary = json.loads((child_dir / "summary.json").read_text(encoding="utf-8"))
+        manifest = json.loads((child_dir / "manifest.json").read_text(encoding="utf-8"))
+        scenario = validate_document(yaml.safe_load((child_dir / "config.resolved.yaml").read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError, yaml.YAMLError, ConfigError) as exc:
+        raise RunError(f"RUN_DIR {child_dir}: not a readable update folder ({exc})") from None
+    u = summary["update"]
+    head = Section("The updated forecast", "forecast")
+    p = summary["probability"]
+    head.p(f"Updated on {u['observations']} dated observations through {u['through']} (news file "
+           f"{manifest.get('news_file')}), from the parent run {manifest.get('parent')}: the probability that the "
+           f"event happens by the end of {summary['horizon']} is {pct(p['estimate'])} (Monte Carlo 95% "
+           f"{pct(p['ci_low'])}-{pct(p['ci_high'])}).", "headline", {"estimate": p["estimate"]})
+    cond = summary.get("conditional")
+    if cond:
+        head.p(f"Given the news, the probability of the event after {cond['after']} and by the end of "
+               f"{cond['window_end']} is {pct(cond['estimate'])} (Monte Carlo 95% {pct(cond['ci_low'])}-"
+               f"{pct(cond['ci_high'])}; epistemic {pct(cond['epistemic_low'])}-{pct(cond['epistemic_high'])}).",
+               "conditional", {"estimate": cond["estimate"]})
+    add_resolution_and_base_rate(head, summary)
+    gens = pd.DataFrame(u["generations"])
+    head.p(f"Effective sample size {u['ess']:.0f} of {summary['replicates']} replicates "
+           f"({u['ess_fraction']:.1%}); {len(gens) - 1} rejuvenation(s) (draws resampled and re-simulated from the "
+           "start under fresh seeds).", "ess", {"ess": u["ess"]})
+    head.table(_fmt(gens), "Each generation: its seed, ESS and replicates consistent with every observation.")
+    changed = Section("What changed since the parent run", "changes")
+    frame = _optional_csv(child_dir / "changes.csv")
+    if frame is None:
+        changed.p("No parent run: the scenario was conditioned on its own observations from the start.")
+    elif not frame.empty:
+        changed.table(_fmt(frame), "Parent (no news) and child (conditioned on the news) over the same quarters.")
+    state = _optional_csv(child_dir / "state_at_through.csv")
+    if state is not None and not state.empty:
+        changed.table(_fmt(state), f"Where the news leaves each variable at {u['through']} (weighted quantiles).")
+    obs = Section("The news", "news")
+    table = _optional_csv(child_dir / "observations.csv")
+    if table is not None:
+        obs.table(table.astype(str), "Observations conditioned on (shocks forced; the rest weight replicates). "
+                  f"Shocks listed as complete (absent = did not fire): {', '.join(u['complete_shocks']) or 'none'}.")
+    sections = [head, changed, pathways_section(child_dir), signposts_section(child_dir), obs]
+    return scenario.question + " (updated on news)", [x for x in sections if x is not None], \
+        figures.actor_colors(scenario)[scenario.focal]
+
+
+def build_update_report(child_dir: str | Path, replace: bool = False) -> tuple[Path, Path]:
+    """Write report.html and report.md for a child folder written by ``alignsim update``."""
+    child_dir = Path(child_dir)
+    html_path, md_path = child_dir / "report.html", child_dir / "report.md"
+    if not replace and (html_path.exists() or md_path.exists()):
+        raise RunError(f"{html_path}: a report exists; pass --replace to rewrite it")
+    title, sections, accent = update_sections(child_dir)
+    md, _ = render_markdown(title, sections, child_dir / "report_figures", child_dir)
     runstore.write_text(md_path, md)
     runstore.write_text(html_path, render_html(title, sections, accent))
     return html_path, md_path

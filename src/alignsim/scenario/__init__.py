@@ -41,7 +41,11 @@ from alignsim.scenario.schema import (
     Frozen,
     MemberAtStart,
     MonteCarlo,
+    BaseRate,
+    Observation,
     Observed,
+    RateDefinition,
+    Resolution,
     Outcome,
     Prior,
     Scenario,
@@ -56,9 +60,10 @@ from alignsim.scenario.schema import (
 )
 
 __all__ = [
-    "BACKTEST_FIELDS", "BACKTEST_STATE_SECTIONS", "DIST_FIELDS", "FOCAL_OBSERVABLES", "MAX_ABS", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES",
-    "PHASES", "PRIOR_SECTIONS", "STATUSES", "Actor", "Bloc", "Cited", "Decision", "DecisionPoint", "Driver", "Event", "FieldProblem", "Frozen", "LimitedLoader",
-    "MemberAtStart", "MonteCarlo", "Observed", "Outcome", "Prior", "Scenario", "Scripted", "Shock", "Variable",
+    "BACKTEST_FIELDS", "BACKTEST_STATE_SECTIONS", "DIST_FIELDS", "FOCAL_OBSERVABLES", "MAX_ABS", "MAX_BYTES", "MAX_DEPTH",
+    "MAX_NODES", "PHASES", "PRIOR_SECTIONS", "STATUSES", "Actor", "BaseRate", "Bloc", "Cited", "Decision", "DecisionPoint",
+    "Driver", "Event", "FieldProblem", "Frozen", "LimitedLoader", "MemberAtStart", "MonteCarlo", "Observation",
+    "Observed", "Outcome", "Prior", "RateDefinition", "Resolution", "Scenario", "Scripted", "Shock", "Variable",
     "apply_override", "check_backtest_fields", "check_depth", "check_references", "find_seeds", "iter_cited",
     "iter_priors", "load_document", "load_scenario", "merge_include", "parse_yaml", "read_yaml",
     "validate_document", "validate_model",

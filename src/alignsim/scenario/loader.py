@@ -297,7 +297,7 @@ def find_seeds(config_path: Path, doc: dict[str, Any]) -> Path:
 
 BACKTEST_FIELDS = ("name", "question", "event", "actors", "bloc", "monte_carlo", "include", "seeds",
                    "start", "end", "member_at_start", "scripted", "outcome", "decision_group", "left_out",
-                   "decision_points")
+                   "decision_points", "resolution", "base_rate")
 BACKTEST_STATE_SECTIONS = ("drivers", "states", "policies", "barrier")
 
 

@@ -319,11 +319,56 @@ class Scripted(Cited):
 
 class Observed(Cited):
     """What is known to have happened after the start: the event had (not) occurred through
-    ``through``; the conditional forecast covers ``through`` (exclusive) to ``window_end``."""
+    ``through``; the conditional forecast covers ``through`` (exclusive) to ``window_end``.
+
+    ``observations`` (dated news, see ``Observation``) condition the ensemble
+    (``analyses.update``): observed shocks are forced in every replicate, and for each shock in
+    ``complete_shocks`` the listed firings are all there were from the start to ``through`` (it
+    is forced off in every other quarter). ``parent`` records the run folder this one updates.
+    """
 
     through: str
     occurred: bool = False
     window_end: str
+    observations: list[Observation] = []
+    complete_shocks: list[str] = []
+    parent: str | None = None
+
+
+class Observation(Cited):
+    """One dated observation after the start (a news item), for conditioning an ensemble.
+
+    - ``kind: shock``: shock ``shock`` fired in quarter ``date``;
+    - ``kind: event``: the scenario's event (``event`` names its kind) had ``occurred`` (or not)
+      by the end of ``date``;
+    - ``kind: indicator``: driver ``driver`` was inside ``range`` at the end of ``date``.
+    """
+
+    date: str
+    kind: Literal["shock", "event", "indicator"]
+    shock: str | None = None
+    event: str | None = None
+    occurred: bool | None = None
+    driver: str | None = None
+    range: tuple[Finite, Finite] | None = None
+
+    @model_validator(mode="after")
+    def _fields(self) -> "Observation":
+        try:
+            Quarter.parse(self.date)
+        except ValueError as exc:
+            raise FieldProblem("date", self.date, str(exc).split(", got")[0]) from None
+        needed = {"shock": ("shock",), "event": ("event", "occurred"), "indicator": ("driver", "range")}[self.kind]
+        for name in needed:
+            if getattr(self, name) is None:
+                raise FieldProblem(name, None, f"a '{name}' for an observation of kind {self.kind!r}")
+        others = sorted({"shock", "event", "occurred", "driver", "range"} - set(needed))
+        extra = [k for k in others if getattr(self, k) is not None]
+        if extra:
+            raise FieldProblem(extra[0], getattr(self, extra[0]), f"only {', '.join(needed)} for kind {self.kind!r}")
+        if self.range is not None and not self.range[0] <= self.range[1]:
+            raise FieldProblem("range", list(self.range), "[low, high] with low <= high")
+        return self
 
 
 class Outcome(Cited):
@@ -331,6 +376,34 @@ class Outcome(Cited):
 
     occurred: bool
     date: str | None = None
+
+
+class Resolution(Cited):
+    """How the question resolves: the act that counts, the date rule, and what does not count."""
+
+    act: str
+    date_rule: str
+    excludes: list[str] = []
+
+
+class RateDefinition(Cited):
+    """One definition of a reference-class rate: ``events`` per ``state_years`` of exposure,
+    for events of kind ``event``."""
+
+    label: str
+    event: Literal["first_entry", "first_exit", "first_suspension"]
+    events: int = Field(ge=0, le=100000)
+    state_years: Finite = Field(gt=0)
+
+
+class BaseRate(Frozen):
+    """The reference class behind the base rate shown beside the headline: its ``definitions``
+    (usually in the shared priors file) and the one a scenario names as its main ``definition``."""
+
+    reference_class: str
+    source_note: str | None = None
+    definitions: dict[str, RateDefinition]
+    definition: str | None = None
 
 
 class MonteCarlo(Frozen):
@@ -371,6 +444,8 @@ class Scenario(Frozen):
     outcome: Outcome | None = None
     decision_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     left_out: dict[str, Cited] = {}
+    resolution: Resolution | None = None
+    base_rate: BaseRate | None = None
     monte_carlo: MonteCarlo = MonteCarlo()
     include: str | None = None
     seeds: str | None = None
@@ -466,6 +541,15 @@ def check_references(s: Scenario) -> None:
             raise ConfigError(field, text, f"a quarter within the horizon {s.start}..{s.end}")
     if s.observed is not None and Quarter.parse(s.observed.window_end) <= Quarter.parse(s.observed.through):
         raise ConfigError("observed.window_end", s.observed.window_end, f"a quarter after observed.through {s.observed.through}")
+    check_observations(s)
+    if s.base_rate is not None and s.base_rate.definition is not None:
+        if s.base_rate.definition not in s.base_rate.definitions:
+            raise ConfigError("base_rate.definition", s.base_rate.definition,
+                              f"one of the reference class's definitions: {sorted(s.base_rate.definitions)}")
+        main = s.base_rate.definitions[s.base_rate.definition]
+        if s.event.kind != "member_at" and main.event != s.event.kind:
+            raise ConfigError("base_rate.definition", s.base_rate.definition,
+                              f"a definition counting the scenario's event ({s.event.kind}), not {main.event}")
     lo, hi, n = s.monte_carlo.dU_bins
     if not (lo < hi and 10 <= n <= 100000):
         raise ConfigError("monte_carlo.dU_bins", list(s.monte_carlo.dU_bins), "[low, high, n] with low < high and 10 <= n <= 100000")
@@ -480,6 +564,34 @@ def check_references(s: Scenario) -> None:
             if prior.support()[0] < 0:
                 raise ConfigError(path, prior.support()[0], "a weight prior >= 0 (the sign is the driver's direction)")
     _ = math  # keep import for type checkers
+
+
+def check_observations(s: Scenario) -> None:
+    """Observations name known shocks, the scenario's event and drivers, at quarters in the horizon."""
+    if s.observed is None:
+        return
+    axis = s.axis
+    for name in s.observed.complete_shocks:
+        if name not in s.shocks:
+            raise ConfigError("observed.complete_shocks", name, f"a shock defined under shocks: {sorted(s.shocks)}")
+    seen: set[tuple[str, str]] = set()
+    for i, ob in enumerate(s.observed.observations):
+        where = f"observed.observations.{i}"
+        q = Quarter.parse(ob.date)
+        if not axis.start <= q <= axis.end:
+            raise ConfigError(f"{where}.date", ob.date, f"a quarter within the horizon {s.start}..{s.end}")
+        if ob.kind == "shock":
+            if ob.shock not in s.shocks:
+                raise ConfigError(f"{where}.shock", ob.shock, f"a shock defined under shocks: {sorted(s.shocks)}")
+            if (ob.shock, ob.date) in seen:
+                raise ConfigError(f"{where}.shock", ob.shock, f"at most one observation of a shock per quarter ({ob.date})")
+            seen.add((ob.shock, ob.date))
+            if ob.shock in s.observed.complete_shocks and q > Quarter.parse(s.observed.through):
+                raise ConfigError(f"{where}.date", ob.date, f"a quarter up to observed.through {s.observed.through}")
+        elif ob.kind == "event" and ob.event != s.event.kind:
+            raise ConfigError(f"{where}.event", ob.event, f"the scenario's event kind {s.event.kind!r}")
+        elif ob.kind == "indicator" and ob.driver not in s.drivers:
+            raise ConfigError(f"{where}.driver", ob.driver, f"a driver of the scenario: {sorted(s.drivers)}")
 
 
 def walk(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
