@@ -36,6 +36,11 @@ KNOWN_DISAGREEMENTS: dict[str, str] = {
     # Empty now. It held "shocks.joint_exercise.rate": the exercise used to jump the patron's
     # cooperation index, which the 'away' bilateral_cooperation driver mirrors, so more exercises
     # lowered the odds. Exercises now act on trust only (config/priors.yaml), as the source reads them.
+    # Keys are a prior path, or "<scenario file>:<prior path>" for one scenario only.
+    "base-strategic.yaml:drivers.bilateral_cooperation.weight": (
+        "strategic patron: when bilateral ties substitute more for membership, Russia cuts its "
+        "cooperation (mean final level 0.12 -> 0.01 at N=4000), which more than offsets the "
+        "direct effect; a ceteris-paribus claim does not hold once the patron responds"),
 }
 
 
@@ -61,7 +66,10 @@ def cases() -> list:
         s = scenario(f)
         name = f.relative_to(CONFIG).as_posix()
         for d in s.drivers:
-            params.append(pytest.param(f, f"drivers.{d}.weight", s.drivers[d].sign, id=f"{name}:driver:{d}"))
+            key = f"{name}:drivers.{d}.weight"
+            marks = ([pytest.mark.xfail(strict=True, reason=KNOWN_DISAGREEMENTS[key])]
+                     if key in KNOWN_DISAGREEMENTS else [])
+            params.append(pytest.param(f, f"drivers.{d}.weight", s.drivers[d].sign, id=f"{name}:driver:{d}", marks=marks))
         for k, shock in s.shocks.items():
             if shock.direction == "mixed":
                 continue

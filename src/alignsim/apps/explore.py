@@ -1,7 +1,8 @@
 """One trajectory to explore: a batch of one with weights set by hand, for a Mesa SolaraViz page.
 
 ``ExploreModel`` is the ordinary ``AlignmentModel`` over one replicate whose parameters are the
-priors' medians (``priors.point_params``), except the driver weights and the join intercept, which
+priors' medians (``priors.point_params``), except the driver weights and the join intercept (and,
+for a scenario with strategic powers, the powers' utility weights ``u_<actor>_<term>``), which
 come from keyword arguments (the page's sliders). It records every agent's state each quarter
 in ``history`` (a tidy table: step, quarter, actor, series, value). ``gap_figure`` and
 ``states_figure`` draw that history; the page (``explore_app.py``) shows them and also serves
@@ -42,23 +43,33 @@ def slider_name(path: str) -> str:
     """Keyword for a prior path: ``drivers.us_investment.weight`` -> ``w_us_investment``."""
     if path.startswith("drivers.") and path.endswith(".weight"):
         return "w_" + path.split(".")[1]
+    if path.startswith("powers.actors.") and path.endswith(".weight"):  # a power's utility weight
+        parts = path.split(".")
+        return f"u_{parts[2]}_{parts[4]}"
     return path.replace(".", "__")
 
 
 def slider_specs(scenario: Scenario) -> dict[str, dict]:
-    """The page's sliders: each driver weight and the join intercept, over its prior's support,
-    starting at its median. Keys are keyword names; values are Mesa ``SliderFloat`` specs."""
+    """The page's sliders: each driver weight and the join intercept (and, with strategic powers,
+    each power's utility weights), over its prior's support, starting at its median. Keys are
+    keyword names; values are Mesa ``SliderFloat`` specs."""
     med = point_params(scenario, 1).iloc[0]
     specs = {}
     paths = [f"drivers.{k}.weight" for k in scenario.drivers] + ["decision.join_intercept"]
     priors = {f"drivers.{k}.weight": d.weight for k, d in scenario.drivers.items()}
     priors["decision.join_intercept"] = scenario.decision.join_intercept
+    if scenario.powers.model == "strategic":
+        for actor, strat in scenario.powers.actors.items():
+            for name, term in strat.utility.items():
+                path = f"powers.actors.{actor}.utility.{name}.weight"
+                paths.append(path)
+                priors[path] = term.weight
     for path in paths:
         lo, hi = priors[path].support()
         if lo == hi:
             lo, hi = lo - 1.0, hi + 1.0
         specs[slider_name(path)] = {"type": "SliderFloat", "value": round(float(med[path]), 3),
-                                    "label": f"{path} (logit units)", "min": float(lo), "max": float(hi),
+                                    "label": f"{path} ({'utility units' if path.startswith('powers.') else 'logit units'})", "min": float(lo), "max": float(hi),
                                     "step": round((hi - lo) / 50, 4), "path": path}
     return specs
 

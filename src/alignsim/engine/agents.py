@@ -72,6 +72,8 @@ class FocalAgent(StateAgent):
         gap: float, the utility gap dU of the last decision.
     """
 
+    alternatives = None  # an ``alternatives.Alternatives`` when the scenario has outside options
+
     def __init__(self, model: mesa.Model, actor_id: str, blocks: list[KindBlock],
                  drivers: list[tuple[CompiledVariable, Array]], barrier: CompiledVariable,
                  status: Array, intercepts: dict[str, Array | None]) -> None:
@@ -88,6 +90,7 @@ class FocalAgent(StateAgent):
         self.resume_intercept = intercepts.get("resume")
         self.suspended_exit_intercept = intercepts.get("suspended_exit")
         n = status.shape[0]
+        self.best_alternative = np.zeros(status.shape[0])
         self.first_entry = np.full(n, -1, dtype=np.int32)
         self.first_exit = np.full(n, -1, dtype=np.int32)
         self.first_suspension = np.full(n, -1, dtype=np.int32)
@@ -99,7 +102,10 @@ class FocalAgent(StateAgent):
     def current_contributions(self) -> Array:
         """Signed weight x value per driver, shape (drivers, replicates)."""
         values = self.model.state_matrix[self._driver_rows]  # (drivers, replicates), a gathered copy
-        return np.multiply(self._weights, values, out=values)
+        out = np.multiply(self._weights, values, out=values)
+        if self.alternatives is not None:
+            self.best_alternative = self.alternatives.combine(out)
+        return out
 
     def decide(self, join_shift: Array | float = 0.0, leave_shift: Array | float = 0.0) -> None:
         """One quarter's transitions (see the class docstring); shifts from a decision point."""

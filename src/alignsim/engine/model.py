@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 
 from alignsim.engine.agents import STATUS_CODES, FocalAgent, PowerAgent
+from alignsim.engine.alternatives import Alternatives
+from alignsim.engine.choice import Strategy
 from alignsim.errors import RunError
 from alignsim.engine.mechanisms import CompiledVariable, KindBlock
 from alignsim.scenario import Scenario, Variable, variable_refs
@@ -98,7 +100,9 @@ class AlignmentModel(mesa.Model):
             (seed, purpose, step) at the replicate's global index.
     """
 
-    def __init__(self, scenario: Scenario, params: pd.DataFrame, seed: int) -> None:
+    stream_tag = ""  # prefixed to every purpose; the strategic look-ahead sets its own
+
+    def __init__(self, scenario: Scenario, params: pd.DataFrame, seed: int, record_choices: bool = False) -> None:
         super().__init__(rng=np.random.default_rng(np.random.SeedSequence([int(seed), 0x6D657361])))
         self.rng = KeyedStreamsOnly("rng")  # type: ignore[assignment]
         self.random = KeyedStreamsOnly("random")  # type: ignore[assignment]
@@ -136,7 +140,23 @@ class AlignmentModel(mesa.Model):
         self.driver_names = list(scenario.drivers)
         read = {ref for v in self.variables for ref, _ in v.inputs}
         self._observed = [name for name in ("member", "tilt") if name in read]
+        self._attach_strategy(scenario, params, record_choices)
         self._observe(self._observed)
+
+    def _attach_strategy(self, scenario: Scenario, params: pd.DataFrame, record: bool) -> None:
+        """Outside options as alternatives (if any) and, for ``powers.model: strategic``, the choice."""
+        focal = self.focal
+        if scenario.outside_options is not None:
+            names = list(scenario.drivers)
+            groups = [[names.index(d) for d in ds] for ds in scenario.outside_options.partners.values()]
+            focal.alternatives = Alternatives(groups, params["outside_options.sharpness"].to_numpy(dtype=np.float64))
+            with np.errstate(over="ignore", invalid="ignore"):
+                focal.contributions = focal.current_contributions()
+                focal.pull = focal.contributions.sum(axis=0)
+                focal.gap = focal.pull - focal.barrier.value
+        self.strategy: Strategy | None = None
+        if scenario.powers.model == "strategic":
+            self.strategy = Strategy(self, scenario, params, record=record)
 
     def _build_state(self, owners: list[list[CompiledVariable]]) -> None:
         """One state matrix (rows, replicates): every variable, then ``member`` and ``tilt``.
@@ -168,24 +188,24 @@ class AlignmentModel(mesa.Model):
     # ------------------------------------------------------------ randomness
     def uniform(self, purpose: str) -> Array:
         """Uniforms for this batch's replicates at the current step."""
-        return self.streams.uniforms(purpose, self.steps, self.first_replicate, self.first_replicate + self.n)
+        return self.streams.uniforms(self.stream_tag + purpose, self.steps, self.first_replicate, self.first_replicate + self.n)
 
     def normal(self, purpose: str) -> Array:
-        return self.streams.normals(purpose, self.steps, self.first_replicate, self.first_replicate + self.n)
+        return self.streams.normals(self.stream_tag + purpose, self.steps, self.first_replicate, self.first_replicate + self.n)
 
     def uniform_rows(self, purposes: list[str]) -> Array:
         """One row of uniforms per purpose, shape (len(purposes), replicates)."""
         out = np.empty((len(purposes), self.n))
         a, b = self.first_replicate, self.first_replicate + self.n
         for row, purpose in zip(out, purposes):
-            self.streams.uniforms(purpose, self.steps, a, b, out=row)
+            self.streams.uniforms(self.stream_tag + purpose, self.steps, a, b, out=row)
         return out
 
     def normal_rows(self, purposes: list[str]) -> Array:
         out = np.empty((len(purposes), self.n))
         a, b = self.first_replicate, self.first_replicate + self.n
         for row, purpose in zip(out, purposes):
-            self.streams.normals(purpose, self.steps, a, b, out=row)
+            self.streams.normals(self.stream_tag + purpose, self.steps, a, b, out=row)
         return out
 
     def _prepare_shocks(self, params: pd.DataFrame) -> None:
@@ -242,7 +262,7 @@ class AlignmentModel(mesa.Model):
             if p is None:
                 row[:] = False
             else:
-                np.less(self.streams.uniforms(f"shock:{name}", step, a, b, out=self._u), p, out=row)
+                np.less(self.streams.uniforms(f"{self.stream_tag}shock:{name}", step, a, b, out=self._u), p, out=row)
 
     # ------------------------------------------------------------ the quarter
     def _observe(self, names: list[str]) -> None:
@@ -276,7 +296,10 @@ class AlignmentModel(mesa.Model):
                 elif phase == "policies":
                     powers = self.agents_by_type.get(PowerAgent)
                     if powers is not None:  # every power reads the state at the phase's start
+                        picks = self.strategy.choose() if self.strategy is not None else None
                         self._commit([p for proposed in powers.map("propose", self.state_matrix) for p in proposed])
+                        if picks is not None:  # chosen policies move by the choice, not their rule
+                            self.strategy.apply(picks)
                 elif phase == "drivers":
                     self._commit(self.focal.propose(self.state_matrix))
                 elif phase == "decision":

@@ -127,6 +127,7 @@ def run(config: str | Path | Scenario | None, replicates: int | None = None, see
     if bar:
         bar.close()
     summary = estimates.summarise(ens)
+    summary["powers_model"] = scenario.powers.model  # which power model ran: rule or strategic
     if "precision" in ens.extra:
         summary["precision"] = ens.extra["precision"]
     result = RunResult(scenario, ens, summary, out_dir, wall)

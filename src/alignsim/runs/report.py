@@ -119,6 +119,10 @@ def headline_section(summary: dict, scenario: Scenario, tables: dict[str, pd.Dat
     s.p(f"Among replicates where the event happens, its median quarter is {med}." if med
         else "The event happened in no replicate within the horizon.")
     add_resolution_and_base_rate(s, summary)
+    model = scenario.powers.model
+    s.p(f"Powers: {model}-based" + (" (each power picks an option per policy each quarter by a logit rule on "
+                                     "expected utility; config powers:)." if model == "strategic" else
+                                     " (each policy follows its configured adjustment rule)."), "powers-model")
     ye = tables["year_ends"]
     s.table(pd.DataFrame({
         "year-end": ye["date"], "P(event by date)": ye["estimate"].map(pct),

@@ -406,6 +406,77 @@ class BaseRate(Frozen):
     definition: str | None = None
 
 
+class UtilityTerm(Frozen):
+    """One term of a power's quarterly utility: ``+weight * x`` (gain) or ``-weight * x`` (loss).
+
+    ``of`` is ``member`` (the focal state in the bloc, 0/1), ``tilt`` (its lean toward the bloc,
+    tanh of the pull, -1..1), ``best_alternative`` (the focal state's best outside offer, in logit
+    units; needs ``outside_options``) or a variable reference (``drivers.X``, ``states.X``,
+    ``policies.ACTOR.X``); with ``times`` (a variable reference) the term is ``of x times``.
+    Weights are in the power's utility unit (see ``Powers``).
+    """
+
+    label: str
+    of: str
+    times: str | None = None
+    direction: Literal["gain", "loss"]
+    weight: Prior
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.direction == "gain" else -1.0
+
+
+class PolicyOption(Frozen):
+    """The three options on one policy: retreat / hold / expand move its level by -step / 0 / +step.
+
+    Keeping a level ``x`` costs ``cost * x**2`` utility units per quarter (courting, coercing or
+    investing costs more the further it is pushed).
+    """
+
+    labels: tuple[str, str, str] = ("retreat", "hold", "expand")
+    step: Prior
+    cost: Prior
+
+
+class PowerStrategy(Frozen):
+    """A power's utility weights and the policies it chooses on (``role``: which role's terms)."""
+
+    role: Literal["patron", "rival", "third"]
+    utility: dict[str, UtilityTerm] = {}
+    options: dict[str, PolicyOption] = {}
+
+
+class Lookahead(Frozen):
+    """How expected utility looks ahead: ``linear`` (the model's own mechanisms, linearised once
+    per batch; see ``engine.choice``) or ``model`` (the model itself, ``samples`` rollouts on the
+    look-ahead's own random streams); ``horizon`` quarters, undiscounted."""
+
+    method: Literal["linear", "model"] = "linear"
+    horizon: int = Field(8, ge=1, le=40)
+    samples: int = Field(4, ge=1, le=64)
+
+
+class Powers(Frozen):
+    """Which power model runs: ``rule`` (each policy follows its mechanism) or ``strategic``
+    (each quarter every power picks an option per policy by a logit rule on expected utility:
+    P(option) proportional to exp(precision * EU(option)), EU in the power's utility unit)."""
+
+    model: Literal["rule", "strategic"] = "rule"
+    precision: Prior | None = None
+    lookahead: Lookahead = Lookahead()
+    actors: dict[str, PowerStrategy] = {}
+
+
+class OutsideOptions(Cited):
+    """The focal state's alternatives to the bloc: each partner's offer is the sum of its listed
+    (``away``) drivers' contributions; the offers enter the pull through a soft maximum
+    (log-sum-exp with ``sharpness``, see ``engine.alternatives``) instead of adding up."""
+
+    partners: dict[str, list[str]]
+    sharpness: Prior
+
+
 class MonteCarlo(Frozen):
     replicates: int = Field(20000, ge=1, le=100_000_000)
     draws: int = Field(500, ge=1, le=10_000_000)
@@ -447,6 +518,8 @@ class Scenario(Frozen):
     resolution: Resolution | None = None
     base_rate: BaseRate | None = None
     monte_carlo: MonteCarlo = MonteCarlo()
+    powers: Powers = Powers()
+    outside_options: OutsideOptions | None = None
     include: str | None = None
     seeds: str | None = None
 
@@ -563,6 +636,7 @@ def check_references(s: Scenario) -> None:
         if path.endswith(".weight"):
             if prior.support()[0] < 0:
                 raise ConfigError(path, prior.support()[0], "a weight prior >= 0 (the sign is the driver's direction)")
+    check_strategy(s)
     _ = math  # keep import for type checkers
 
 
@@ -594,6 +668,49 @@ def check_observations(s: Scenario) -> None:
             raise ConfigError(f"{where}.driver", ob.driver, f"a driver of the scenario: {sorted(s.drivers)}")
 
 
+def check_strategy(s: Scenario) -> None:
+    """Cross-references of ``powers`` and ``outside_options`` (actors, policies, drivers, terms)."""
+    refs = variable_refs(s)
+    observables = (*FOCAL_OBSERVABLES, "best_alternative")
+    p = s.powers
+    if p.model == "strategic" and p.precision is None:
+        raise ConfigError("powers.precision", None, "a prior for the logit choice precision when powers.model is strategic")
+    if p.model == "strategic" and not any(a.options for a in p.actors.values()):
+        raise ConfigError("powers.actors", sorted(p.actors), "at least one power with options when powers.model is strategic")
+    for actor, strat in p.actors.items():
+        where = f"powers.actors.{actor}"
+        if actor not in s.actors or s.actors[actor].role == "focal":
+            raise ConfigError(where, actor, f"a power or patron listed in actors: {sorted(s.actors)}")
+        for name, term in strat.utility.items():
+            if term.of not in refs and term.of not in observables:
+                raise ConfigError(f"{where}.utility.{name}.of", term.of,
+                                  f"a variable reference (one of {sorted(refs)}) or one of {list(observables)}")
+            if term.times is not None and term.times not in refs:
+                raise ConfigError(f"{where}.utility.{name}.times", term.times, f"a variable reference (one of {sorted(refs)})")
+            if term.of == "best_alternative" and s.outside_options is None and p.model == "strategic":
+                raise ConfigError(f"{where}.utility.{name}.of", term.of, "an 'outside_options' section to define it")
+        for policy in strat.options:
+            if policy not in s.policies.get(actor, {}):
+                raise ConfigError(f"{where}.options.{policy}", policy,
+                                  f"a policy of {actor} (one of {sorted(s.policies.get(actor, {}))})")
+    o = s.outside_options
+    if o is not None:
+        seen: set[str] = set()
+        if len(o.partners) < 1:
+            raise ConfigError("outside_options.partners", {}, "at least one partner with its drivers")
+        for partner, names in o.partners.items():
+            if not names:
+                raise ConfigError(f"outside_options.partners.{partner}", names, "a non-empty list of drivers")
+            for name in names:
+                d = s.drivers.get(name)
+                if d is None or d.direction != "away":
+                    raise ConfigError(f"outside_options.partners.{partner}", name,
+                                      f"a driver with direction away (one of {sorted(k for k, v in s.drivers.items() if v.direction == 'away')})")
+                if name in seen:
+                    raise ConfigError(f"outside_options.partners.{partner}", name, "each driver in one partner only")
+                seen.add(name)
+
+
 def walk(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Every node below ``node`` with its dotted path, depth first in field order.
 
@@ -619,12 +736,17 @@ def walk(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 PRIOR_SECTIONS = ("decision", "barrier", "drivers", "states", "policies", "shocks", "decision_points")
+STRATEGIC_SECTIONS = ("powers",)
 
 
 def iter_priors(s: Scenario) -> list[tuple[str, Prior]]:
     """Every prior in the scenario with its dotted path, in a stable order (sections as
-    ``PRIOR_SECTIONS``, then field order): the column order of every parameter matrix."""
-    return [(path, node) for name in PRIOR_SECTIONS for path, node in walk(getattr(s, name), name)
+    ``PRIOR_SECTIONS``, then field order): the column order of every parameter matrix.
+
+    The power utilities count only when ``powers.model`` is ``strategic``:
+    a rule-based run samples (and a sensitivity analysis varies) exactly what it uses."""
+    sections = PRIOR_SECTIONS + ("outside_options",) + (STRATEGIC_SECTIONS if s.powers.model == "strategic" else ())
+    return [(path, node) for name in sections for path, node in walk(getattr(s, name), name)
             if isinstance(node, Prior)]
 
 

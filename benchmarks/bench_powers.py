@@ -1,0 +1,44 @@
+"""Benchmark of the two power models: rule-based (config/base.yaml) and strategic
+(config/base-strategic.yaml). Prints figures and ratios measured in one run; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_powers.py [--replicates 1000000] [--workers 2]
+
+Each run is a fresh subprocess (``bench_scale.py --one``), so peak memory does not carry over.
+Target printed beside the figures: 10^6 replicates of base under 60 s on 2 cores with the
+strategic model; the cost of the strategic model relative to rule-based powers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scale import in_subprocess  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--replicates", type=int, default=1_000_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=20170706)
+    args = ap.parse_args()
+    print(f"cores available: {os.cpu_count()}; replicates {args.replicates:,}; workers {args.workers}")
+    results = {}
+    for model, config in (("rule", "config/base.yaml"), ("strategic", "config/base-strategic.yaml")):
+        r = in_subprocess(config, args.replicates, args.workers, args.seed)
+        results[model] = r
+        print(f"{model:9s} {config:28s} {r['seconds']:7.1f} s  {r['rep_quarters_per_s']:,.0f} rep-quarters/s  "
+              f"peak worker {r['peak_mb_worker']:.0f} MB  P(event) {r['estimate']:.4f} (se {r['se']:.4f})")
+    s = results["strategic"]["seconds"]
+    ratio = s / results["rule"]["seconds"]
+    scaled = s * 1_000_000 / args.replicates
+    print(f"strategic / rule time: {ratio:.2f}x")
+    print(f"strategic, 10^6 replicates on {args.workers} workers: {scaled:.1f} s "
+          f"(target < 60 s: {'met' if scaled < 60 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""Powers that choose: a logit (quantal-response) choice each quarter on expected utility.
+
+Each strategic power ``i`` has a quarterly utility (arrays of shape (replicates,))
+
+    U_i = sum_terms sign * weight * obs  -  sum_{own chosen policies p} cost_p * x_p**2
+
+where ``obs`` is ``member``, ``tilt``, ``best_alternative`` or a variable's value. Each quarter,
+for each chosen policy ``p`` it picks ``a`` in {-1, 0, +1} (retreat / hold / expand, the level
+moving by ``a * step_p`` and staying there) with
+
+    P(a) = exp(precision * EU(a)) / sum_b exp(precision * EU(b)),
+    EU(a) = E[ sum_{h=1..H} U_i(t + h) | a now, then hold ]   (relative to EU(0)).
+
+Utility is measured in the power's own unit: keeping its first chosen policy at full scale
+(x = 1) for one quarter costs ``cost`` units. The other powers are expected to repeat their last
+choices; every power decides on the same start-of-quarter state (simultaneous moves).
+
+Two look-aheads (``powers.lookahead.method``):
+
+- ``model``: the model itself, ``samples`` rollouts of ``horizon`` quarters on the look-ahead's
+  own random streams (purposes prefixed ``look<t>:<s>:``, never the run's own), the same streams
+  for each option (common random numbers), the state restored afterwards.
+- ``linear`` (fast): the responses of every variable and of the pull to a unit change of each
+  chosen policy, G(h), come once per batch from deterministic rollouts of the model's own
+  mechanisms (no shocks, no noise, membership held). Each quarter, with D = sum_h G(h):
+  d tilt -> (1 - tilt**2) D_pull; d member -> sigma'(z) sum_h sum_{k<=h} G_pull(k) with z the
+  current join (or leave) logit; a variable -> D_var; the quadratic cost is exact. The slopes are
+  taken at the pull shifted by the other powers' last choices. ``scripts/powers_table.py``
+  measures its error against ``model``.
+
+Choices use the stream ``choice:<policy ref>`` at the current step: they do not depend on the
+batch size or the worker, and not on any later random number of the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from alignsim.engine.agents import PowerAgent
+from alignsim.scenario import Scenario
+
+Array = np.ndarray
+ACTIONS = np.array([-1.0, 0.0, 1.0])
+BUMP = 1e-3  # size of the finite-difference change behind the linear responses
+
+
+@dataclass(eq=False)
+class ChosenPolicy:
+    ref: str          # policies.ACTOR.NAME
+    step: Array       # (n,)
+    cost: Array       # (n,)
+    last: Array = field(default=None)  # type: ignore[assignment]  # (n,) last choice in {-1, 0, 1}
+
+
+@dataclass(eq=False)
+class StrategicPower:
+    actor: str
+    terms: list[tuple[str, str | None, Array]]  # (observable or ref, optional factor ref, signed weight (n,))
+    options: list[ChosenPolicy]
+
+
+class Strategy:
+    """The strategic powers of one batch; ``choose`` sets every chosen policy for one quarter.
+
+    ``history`` (only when ``record`` is true) holds, per step, ``{policy ref: choice (n,) int8}``
+    and ``"_tilt"``: the focal state's tilt the powers saw when choosing.
+    """
+
+    def __init__(self, model, scenario: Scenario, params: pd.DataFrame, record: bool = False) -> None:
+        col = lambda name: params[name].to_numpy(dtype=np.float64)  # noqa: E731
+        cfg = scenario.powers
+        self.model = model
+        self.method = cfg.lookahead.method
+        self.horizon = cfg.lookahead.horizon
+        self.samples = cfg.lookahead.samples
+        self.precision = col("powers.precision")
+        n = model.n
+        self.powers: list[StrategicPower] = []
+        for actor, strat in cfg.actors.items():
+            pre = f"powers.actors.{actor}"
+            terms = [(t.of, t.times, t.sign * col(f"{pre}.utility.{k}.weight")) for k, t in strat.utility.items()]
+            options = [ChosenPolicy(f"policies.{actor}.{p}", col(f"{pre}.options.{p}.step"),
+                                    col(f"{pre}.options.{p}.cost"), np.zeros(n)) for p in strat.options]
+            self.powers.append(StrategicPower(actor, terms, options))
+        self.chosen = [o for pw in self.powers for o in pw.options]
+        self.chosen_refs = {o.ref for o in self.chosen}
+        self.record = record
+        self.history: list[dict[str, Array]] = []
+        self._vars = {v.ref: v for a in model.agents for v in a.variables}
+        self._gains: dict[str, dict[str, Array]] | None = None
+
+    # ------------------------------------------------------------------ utility
+    def observe(self, of: str) -> Array:
+        focal = self.model.focal
+        if of == "member":
+            return focal.member.astype(np.float64)
+        if of == "tilt":
+            return np.tanh(focal.pull)
+        if of == "best_alternative":
+            return focal.best_alternative
+        return self._vars[of].value
+
+    def utility(self, power: StrategicPower) -> Array:
+        """U_i at the current state, shape (n,)."""
+        u = np.zeros(self.model.n)
+        for of, times, w in power.terms:
+            u += w * self.observe(of) * (self._vars[times].value if times else 1.0)
+        for o in power.options:
+            u -= o.cost * self._vars[o.ref].value ** 2
+        return u
+
+    # ------------------------------------------------------------------ the choice
+    def choose(self) -> list[tuple[ChosenPolicy, Array, Array]]:
+        """Every power picks an option per chosen policy from the current (start-of-phase) state.
+
+        With EU(hold) = 0: P(retreat) = e_-/(1 + e_- + e_+), P(expand) = e_+/(1 + e_- + e_+),
+        e_+- = exp(precision * EU(+-)); with u from the policy's choice stream, retreat if
+        u < P(retreat), expand if u >= 1 - P(expand), else hold. Returns (policy, choice,
+        new level) for ``apply``: all powers move at once, after the rule-based policies.
+        """
+        model = self.model
+        tilt = np.tanh(model.focal.pull)  # the focal state's lean as the powers see it
+        picks: list[tuple[ChosenPolicy, Array, Array]] = []
+        for power in self.powers:
+            slopes = self.slopes(power) if self.method == "linear" else None
+            for opt in power.options:
+                eu = (self.lookahead_linear(power, opt, slopes) if slopes is not None
+                      else self.lookahead_model(power, opt))              # (3, n), row 1 = 0
+                e_m = np.exp(np.clip(self.precision * eu[0], -700.0, 700.0))
+                e_p = np.exp(np.clip(self.precision * eu[2], -700.0, 700.0))
+                total = 1.0 + e_m + e_p
+                u = model.uniform(f"choice:{opt.ref}")
+                a = (u >= e_m / total).astype(np.int8) + (u >= 1.0 - e_p / total).astype(np.int8) - 1
+                var = self._vars[opt.ref]
+                picks.append((opt, a, np.clip(var.value + opt.step * a, *var.bounds)))
+        if self.record:
+            self.history.append({"_tilt": tilt, **{opt.ref: a for opt, a, _ in picks}})
+        return picks
+
+    def apply(self, picks: list[tuple[ChosenPolicy, Array, Array]]) -> None:
+        """Write the chosen levels into the state and remember each choice as the power's last."""
+        for opt, a, level in picks:
+            self._set(opt.ref, level)
+            opt.last = a.astype(np.float64)
+
+    def _set(self, ref: str, values: Array) -> None:
+        self.model.state_matrix[self.model.row_of[ref]] = values
+
+    def expected_utility(self, power: StrategicPower, opt: ChosenPolicy) -> Array:
+        """EU of retreat / hold / expand relative to hold, shape (3, n)."""
+        if self.method == "model":
+            return self.lookahead_model(power, opt)
+        return self.lookahead_linear(power, opt)
+
+    def _cost_change(self, opt: ChosenPolicy) -> tuple[Array, Array]:
+        """Levels after retreat / hold / expand (3, n) and the change of the summed cost (3, n)."""
+        x = self._vars[opt.ref].value
+        lo, hi = self._vars[opt.ref].bounds
+        new = np.stack([np.maximum(x - opt.step, lo), x, np.minimum(x + opt.step, hi)])
+        return new, (opt.cost * self.horizon) * (new * new - x * x)
+
+    # ------------------------------------------------------------------ linear look-ahead
+    def _prepare_linear(self) -> None:
+        """Responses once per batch; the state-free part of each option's marginal utility."""
+        self._gains = self.linear_responses()
+        self._fixed_marginal = {}
+        for power in self.powers:
+            for opt in power.options:
+                g = self._gains[opt.ref]
+                self._fixed_marginal[opt.ref] = sum((w * g[of] for of, times, w in power.terms
+                                                     if times is None and of not in ("tilt", "member")),
+                                                    np.zeros(self.model.n))
+
+    def slopes(self, power: StrategicPower) -> tuple[Array, Array]:
+        """d tilt / d pull and d P(switch) / d gap, at the pull shifted by the other powers'
+        last choices (repeated each quarter), shape (n,) each."""
+        if self._gains is None:
+            self._prepare_linear()
+        focal = self.model.focal
+        shift = None
+        for o in self.chosen:
+            if o not in power.options and o.last.any():
+                term = (o.last * o.step) * self._gains[o.ref]["_ramp"]
+                shift = term if shift is None else shift + term
+        pull, gap = (focal.pull, focal.gap) if shift is None else (focal.pull + shift, focal.gap + shift)
+        t = np.tanh(pull)
+        z = np.where(focal.member, focal.leave_intercept - gap, focal.join_intercept + gap)
+        sw = 1.0 / (1.0 + np.exp(-z))
+        return 1.0 - t * t, sw * (1.0 - sw)
+
+    def lookahead_linear(self, power: StrategicPower, opt: ChosenPolicy,
+                         slopes: tuple[Array, Array] | None = None) -> Array:
+        if self._gains is None:
+            self._prepare_linear()
+        tilt_slope, member_slope = slopes if slopes is not None else self.slopes(power)
+        g = self._gains[opt.ref]
+        marginal = self._fixed_marginal[opt.ref].copy()
+        for of, times, w in power.terms:
+            if of == "tilt":
+                d = tilt_slope * g["pull"]
+            elif of == "member":
+                d = member_slope * g["_cum_pull"]
+            elif times is None:
+                continue  # in the fixed part
+            else:
+                d = g[of]
+            if times is not None:  # product rule: d(of * times) = times d(of) + of d(times)
+                d = self._vars[times].value * d + self.observe(of) * g[times]
+            marginal += w * d
+        x = self._vars[opt.ref].value
+        new, cost = self._cost_change(opt)
+        return marginal * (new - x) - cost
+
+    def linear_responses(self) -> dict[str, dict[str, Array]]:
+        """Per chosen policy: summed responses D over the horizon of the pull, of every observed
+        variable and of best_alternative to a unit persistent change, shape (n,) each; plus
+        ``_cum_pull`` (sum_h sum_{k<=h} G_pull(k)) and ``_ramp`` (mean_h of the response to
+        a change repeated every quarter)."""
+        keys = sorted({k for pw in self.powers for of, times, _ in pw.terms for k in (of, times)
+                       if k is not None and k not in ("member", "tilt")})
+        base = self._deterministic_path(None, keys)
+        out = {}
+        for opt in self.chosen:
+            bumped = self._deterministic_path(opt.ref, keys)
+            d = {k: (bumped[k] - base[k]) / BUMP for k in base}          # (H, n) each: G(h)
+            resp = {k: v.sum(axis=0) for k, v in d.items()}
+            cum = np.cumsum(d["pull"], axis=0)
+            resp["_cum_pull"] = cum.sum(axis=0)
+            resp["_ramp"] = cum.mean(axis=0)  # a +1 change every quarter moves the pull by cum(h) at h
+            out[opt.ref] = resp
+        return out
+
+    def _deterministic_path(self, bumped: str | None, keys: list[str]) -> dict[str, Array]:
+        """(H, n) paths of the pull and ``keys`` with no shocks, no noise and membership held;
+        chosen policies hold their level (``bumped`` raised by ``BUMP``)."""
+        model, focal = self.model, self.model.focal
+        saved = self._save()
+        quiet = np.zeros_like(model.shock_matrix)
+        zero_rows = lambda purposes: np.zeros((len(purposes), model.n))  # noqa: E731
+        rows = [model.row_of[r] for r in sorted(self.chosen_refs)]
+        if bumped is not None:
+            model.state_matrix[model.row_of[bumped]] += BUMP
+        path: dict[str, list[Array]] = {k: [] for k in ("pull", *keys)}
+        powers = model.agents_by_type.get(PowerAgent, [])
+        try:
+            for _ in range(self.horizon):
+                for phase in model.scenario.order:
+                    if phase == "policies":
+                        held = model.state_matrix[rows].copy()
+                        model._commit([(b, b.advance(model.state_matrix, quiet, zero_rows, zero_rows))
+                                       for agent in powers for b in agent.blocks])
+                        model.state_matrix[rows] = held
+                    elif phase == "drivers":
+                        model._commit([(b, b.advance(model.state_matrix, quiet, zero_rows, zero_rows))
+                                       for b in focal.blocks])
+                    elif phase == "decision":
+                        focal.contributions = focal.current_contributions()
+                        focal.pull = focal.contributions.sum(axis=0)
+                        focal.gap = focal.pull - focal.barrier.value
+                        model._observe(model._observed)
+                path["pull"].append(focal.pull.copy())
+                for k in keys:
+                    path[k].append(np.array(self.observe(k), copy=True))
+        finally:
+            self._restore(saved)
+        return {k: np.stack(v) for k, v in path.items()}
+
+    # ------------------------------------------------------------------ model look-ahead
+    def lookahead_model(self, power: StrategicPower, opt: ChosenPolicy, first_sample: int = 0) -> Array:
+        """Mean over samples of the summed utility over the horizon for each action (CRN);
+        samples ``first_sample .. first_sample + samples - 1`` of the look-ahead streams."""
+        model = self.model
+        t = model.steps
+        new, _ = self._cost_change(opt)
+        eu = np.zeros((3, model.n))
+        for s in range(first_sample, first_sample + self.samples):
+            for i in range(3):
+                saved = self._save()
+                try:
+                    self._set(opt.ref, new[i])
+                    eu[i] += self._rollout(power, f"look{t}:{s}:")
+                finally:
+                    self._restore(saved)
+        eu /= self.samples
+        return eu - eu[1]
+
+    def _rollout(self, power: StrategicPower, tag: str) -> Array:
+        """Summed U_i over ``horizon`` quarters of the model on the streams prefixed ``tag``: the
+        power holds its chosen levels, the others repeat their last choices, the rest is the model."""
+        model, focal = self.model, self.model.focal
+        own = {o.ref for o in power.options}
+        rows = [(o, model.row_of[o.ref], self._vars[o.ref].bounds) for o in self.chosen]
+        powers = model.agents_by_type.get(PowerAgent, [])
+        total = np.zeros(model.n)
+        start = model.steps
+        model.stream_tag = tag
+        try:
+            for h in range(1, self.horizon + 1):
+                model.steps = start + h
+                for phase in model.scenario.order:
+                    if phase == "shocks":
+                        model.draw_shocks()
+                    elif phase == "policies":
+                        before = [model.state_matrix[r].copy() for _, r, _ in rows]
+                        model._commit([p for agent in powers for p in agent.propose(model.state_matrix)])
+                        for (o, r, (lo, hi)), x in zip(rows, before):
+                            model.state_matrix[r] = x if o.ref in own else np.clip(x + o.step * o.last, lo, hi)
+                    elif phase == "drivers":
+                        model._commit(focal.propose(model.state_matrix))
+                    elif phase == "decision":
+                        focal.decide(*model.decision_shifts())
+                        model._observe(model._observed)
+                total += self.utility(power)
+        finally:
+            model.stream_tag = ""
+            model.steps = start
+        return total
+
+    # ------------------------------------------------------------------ state save / restore
+    def _save(self) -> dict:
+        focal = self.model.focal
+        return {"state": self.model.state_matrix.copy(), "shocks": self.model.shock_matrix.copy(),
+                "focal": {k: v.copy() for k, v in vars(focal).items() if isinstance(v, np.ndarray)}}
+
+    def _restore(self, saved: dict) -> None:
+        self.model.state_matrix[:] = saved["state"]
+        self.model.shock_matrix[:] = saved["shocks"]
+        for k, value in saved["focal"].items():
+            setattr(self.model.focal, k, value)
+
+
+def choice_table(history: list[dict[str, Array]], first_replicate: int) -> pd.DataFrame:
+    """Long table (step, replicate, policy, choice, tilt) from a recorded ``Strategy.history``."""
+    frames = []
+    for step, picks in enumerate(history, start=1):
+        tilt = picks["_tilt"]
+        for ref, a in picks.items():
+            if ref != "_tilt":
+                frames.append(pd.DataFrame({"step": step, "replicate": np.arange(first_replicate, first_replicate + len(a)),
+                                            "policy": ref, "choice": a.astype(np.int8), "tilt": tilt}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["step", "replicate", "policy", "choice", "tilt"])

@@ -1,0 +1,211 @@
+"""Powers that choose (engine.choice): planted scenarios with known answers.
+
+The planted scenario has one patron with two policies: ``court`` feeds the focal state's only
+driver (toward membership), ``neutral`` feeds nothing. Both cost the same unless a test says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from alignsim import load_scenario, run_ensemble
+from alignsim.engine.model import AlignmentModel
+from alignsim.engine.priors import point_params, replicate_params, sample_draws
+from alignsim.engine.streams import StreamSource
+from alignsim.errors import ConfigError
+
+from conftest import CONFIG
+
+SET = {"basis": "setting", "note": "planted test value"}
+
+
+def fixed(v):
+    return {"dist": "fixed", "value": v, **SET}
+
+
+def planted(member_weight=0.0, court_cost=1.0, neutral_cost=1.0, method="linear", tilt_weight=0.0):
+    policy = lambda: {"kind": "partial_adjustment", "label": "p", "scale": "0-1", "mechanism": "m",  # noqa: E731
+                      "initial": fixed(0.3), "params": {"base": fixed(0.3), "speed": fixed(0.2)}}
+    return {
+        "name": "planted", "question": "q", "event": {"kind": "first_entry"},
+        "start": "2020-Q1", "end": "2029-Q4",
+        "actors": {"focal": {"name": "F", "role": "focal"}, "patron": {"name": "P", "role": "patron"}},
+        "bloc": {"name": "Bloc", "short": "B", **SET},
+        "member_at_start": {"value": False, **SET},
+        "decision": {"join_intercept": fixed(-4.0), "leave_intercept": fixed(-6.0)},
+        "barrier": {"kind": "shock_level", "label": "b", "scale": "s", "mechanism": "m", "bounds": [0, 10],
+                    "initial": fixed(1.0), "params": {"baseline": fixed(1.0), "speed": fixed(0.0)}},
+        "drivers": {"courted": {"kind": "partial_adjustment", "label": "c", "scale": "s", "mechanism": "m",
+                                "direction": "toward", "weight": fixed(3.0), "initial": fixed(0.3),
+                                "params": {"base": fixed(0.0), "speed": fixed(0.5)},
+                                "inputs": {"policies.patron.court": fixed(1.0)},
+                                "noise": {"dist": "fixed", "value": 0.05, **SET}}},
+        "policies": {"patron": {"court": policy(), "neutral": policy()}},
+        "powers": {"model": "strategic", "precision": fixed(1.0),
+                   "lookahead": {"method": method, "horizon": 8, "samples": 3},
+                   "actors": {"patron": {"role": "patron",
+                                         "utility": {"in_bloc": {"label": "m", "of": "member", "direction": "gain",
+                                                                 "weight": fixed(member_weight)},
+                                                     "partner": {"label": "t", "of": "tilt", "direction": "gain",
+                                                                 "weight": fixed(tilt_weight)}},
+                                         "options": {"court": {"step": fixed(0.05), "cost": fixed(court_cost)},
+                                                     "neutral": {"step": fixed(0.05), "cost": fixed(neutral_cost)}}}}},
+        "monte_carlo": {"replicates": 4000, "draws": 1, "seed": 5, "batch_size": 1000},
+    }
+
+
+def load(tmp_path, doc, name="planted.yaml"):
+    (tmp_path / "seeds" / "notes").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "seeds" / "source.txt").write_text("planted\n")
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc))
+    return load_scenario(path)
+
+
+def choices(scenario, n=4000, seed=5, model_cls=AlignmentModel):
+    """(history of choices per step, share of ``member`` at the end) for ``n`` replicates."""
+    params = point_params(scenario, n)
+    params.index = pd.RangeIndex(0, n)
+    model = model_cls(scenario, params, seed, record_choices=True)
+    for _ in range(scenario.axis.n_steps):
+        model.step()
+    return model.strategy.history, model.focal.first_entry >= 0
+
+
+def share(history, ref, action=1, steps=None):
+    picks = [h[ref] for h in history[:steps]]  # noqa: E501
+    return float(np.mean(np.concatenate(picks) == action))
+
+
+def test_zero_weight_on_alignment_courts_no_more_than_an_equal_cost_neutral_option(tmp_path):
+    history, _ = choices(load(tmp_path, planted(member_weight=0.0)))
+    court, neutral = share(history, "policies.patron.court"), share(history, "policies.patron.neutral")
+    n = sum(len(h["policies.patron.court"]) for h in history)
+    se = np.sqrt(2 * 0.25 / n)
+    assert court <= neutral + 3 * se, (court, neutral)
+
+
+def test_weight_on_membership_raises_courting_and_p_join(tmp_path):
+    low_h, low_join = choices(load(tmp_path, planted(member_weight=0.0, tilt_weight=0.0), "a.yaml"))
+    high_h, high_join = choices(load(tmp_path, planted(member_weight=200.0, tilt_weight=0.0), "b.yaml"))
+    low, high = share(low_h, "policies.patron.court"), share(high_h, "policies.patron.court")
+    assert high > low + 0.02, (low, high)
+    assert high_join.mean() > low_join.mean(), (low_join.mean(), high_join.mean())  # same seed: CRN
+
+
+def test_of_two_equal_payoff_options_the_cheaper_is_chosen_more_often(tmp_path):
+    history, _ = choices(load(tmp_path, planted(court_cost=5.0, neutral_cost=1.0)))
+    # court and neutral have equal payoff (no weight on anything they move), neutral is cheaper
+    cheap, dear = share(history, "policies.patron.neutral", 1, 4), share(history, "policies.patron.court", 1, 4)
+    assert cheap > dear + 0.02, (cheap, dear)
+
+
+class FutureStreams(StreamSource):
+    """The run's own random numbers after step ``CUT`` replaced by others (look-ahead streams kept)."""
+
+    CUT = 6
+
+    def uniforms(self, purpose, step, start, stop, out=None):
+        u = super().uniforms(purpose, step, start, stop, out)
+        if step > self.CUT and not purpose.startswith("look"):
+            np.subtract(1.0 - 2.0**-53, u, out=u)  # still in [0, 1), every draw changed
+        return u
+
+
+class FutureShocked(AlignmentModel):
+    CUT = FutureStreams.CUT
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.streams = FutureStreams(self.seed)
+
+
+@pytest.mark.parametrize("method", ["linear", pytest.param("model", marks=pytest.mark.slow)])
+def test_choices_do_not_depend_on_the_runs_future_shocks(tmp_path, method):
+    s = load(tmp_path, planted(member_weight=50.0, tilt_weight=1.0, method=method))
+    s = s.model_copy(update={"end": "2022-Q4"})
+    base, _ = choices(s, n=300)
+    shocked, _ = choices(s, n=300, model_cls=FutureShocked)
+    cut = FutureShocked.CUT
+    for t in range(cut):
+        for ref in base[t]:
+            assert np.array_equal(base[t][ref], shocked[t][ref]), (t, ref)
+    later = [not np.array_equal(base[t][r], shocked[t][r]) for t in range(cut, len(base)) for r in base[t] if r != "_tilt"]
+    assert any(later)  # the replacement did change the run after the cut
+
+
+@pytest.mark.slow
+def test_results_identical_for_any_batch_size_and_workers():
+    from alignsim.engine.parallel import LocalPool
+
+    s = load_scenario(CONFIG / "base-strategic.yaml")
+    one = run_ensemble(s, 3000, 9, batch_size=3000)
+    small = run_ensemble(s, 3000, 9, batch_size=700)
+    pool = LocalPool(2)
+    try:
+        two = run_ensemble(s, 3000, 9, batch_size=700, map_batches=pool.map_batches)
+    finally:
+        pool.close()
+    for other in (small, two):
+        pd.testing.assert_frame_equal(one.outcomes, other.outcomes)
+        assert np.array_equal(one.totals.variables, other.totals.variables)
+        assert np.array_equal(one.totals.member, other.totals.member)
+
+
+def test_rule_based_model_ignores_power_utilities():
+    base = load_scenario(CONFIG / "base.yaml")
+    strategic = load_scenario(CONFIG / "base-strategic.yaml")
+    assert base.powers.model == "rule" and strategic.powers.model == "strategic"
+    assert not any(c.startswith("powers.") for c in sample_draws(base, 1, 3).columns)
+    assert any(c.startswith("powers.") for c in sample_draws(strategic, 1, 3).columns)
+
+
+def test_outside_options_enter_as_a_soft_maximum():
+    s = load_scenario(CONFIG / "base-strategic.yaml")
+    draws = sample_draws(s, 3, 50)
+    model = AlignmentModel(s, replicate_params(draws, 50, 0, 50), 3)
+    focal = model.focal
+    names = list(s.drivers)
+    offers = [-sum(w * v.value for v, w in (focal.drivers[names.index(d)] for d in ds))
+              for ds in s.outside_options.partners.values()]
+    best = np.maximum(*offers)
+    assert np.all(focal.best_alternative <= best + 1e-12)
+    assert np.all(focal.best_alternative >= (offers[0] + offers[1]) / 2 - 1e-12)
+    assert np.all(focal.best_alternative < offers[0] + offers[1])  # not the sum of the two
+
+
+def test_a_better_outside_offer_never_lowers_the_best_alternative():
+    from alignsim.engine.alternatives import Alternatives
+
+    rng = np.random.default_rng(0)
+    c = -rng.uniform(0, 2, size=(3, 1000))
+    better = c.copy()
+    better[2] -= rng.uniform(0, 1, size=1000)  # partner 1 (rows 1, 2) offers more
+    alt = Alternatives([[0], [1, 2]], np.full(1000, 3.0))
+    assert np.all(alt.combine(better.copy()) >= alt.combine(c.copy()))
+
+
+def test_bad_power_config_is_one_clear_error(tmp_path):
+    doc = planted()
+    doc["powers"]["actors"]["patron"]["utility"]["in_bloc"]["of"] = "drivers.nope"
+    with pytest.raises(ConfigError, match="utility.in_bloc.of"):
+        load(tmp_path, doc)
+    doc = planted()
+    del doc["powers"]["precision"]
+    with pytest.raises(ConfigError, match="powers.precision"):
+        load(tmp_path, doc)
+
+
+def test_explore_page_sets_a_powers_utility_weights():
+    from alignsim.apps.explore import ExploreModel, slider_specs
+
+    strategic = load_scenario(CONFIG / "base-strategic.yaml")
+    specs = slider_specs(strategic)
+    assert "u_russia_in_bloc" in specs and "u_united_states_values" in specs
+    assert not any(k.startswith("u_") for k in slider_specs(load_scenario(CONFIG / "base.yaml")))
+    for w in (0.0, 10.0):
+        m = ExploreModel(str(CONFIG / "base-strategic.yaml"), seed=1, u_russia_in_bloc=w)
+        assert m.strategy.powers[0].terms[0][2][0] == w  # the slider reaches the power's utility
