@@ -200,8 +200,10 @@ By quarter:
 | rule | {args.rule_config} | {p_rule['estimate']:.3%} | {p_rule['ci_low']:.3%}-{p_rule['ci_high']:.3%} |
 | strategic | {args.config} | {p_strat['estimate']:.3%} | {p_strat['ci_low']:.3%}-{p_strat['ci_high']:.3%} |
 
-The default stays rule-based for existing scenarios: the panel's out-of-fold scores (issue 13)
-are not on main yet, so the comparison that should decide the default is pending.
+The default stays rule-based for existing scenarios. The comparison that should decide it, the
+panel's out-of-fold scores of both power models (issue 13), is pending: the panel's cases
+(config/panel/, config/priors-alliance.yaml) have no policy variables for their powers yet, so
+the strategic model has nothing to choose on there.
 """
     out.write_text(text, encoding="utf-8")
     print(text)
