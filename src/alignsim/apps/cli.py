@@ -99,49 +99,29 @@ def _run_setup(p: argparse.ArgumentParser):
                    help="skip the HTML/Markdown report (report.html, report.md) in the run folder")
 
     def go(a: argparse.Namespace) -> int:
-        from alignsim.runs.api import run
+        from alignsim.analyses.backtest import format_matched
+        from alignsim.analyses.forecast import run
         from alignsim.outputs.report_text import headline_text
 
-        from alignsim.runs.resume import manifest_run_args, run_source_args
-
-        kwargs = dict(config=a.config, replicates=a.replicates, seed=a.seed, overrides=a.set,
-                      batch_size=a.batch_size)
-        run_source_args(a.config, a.resume, a.from_manifest, a.out, a.set)
-        if a.from_manifest:
-            kwargs = manifest_run_args(a.from_manifest, a.replicates, a.seed, a.batch_size)
-        kwargs.update(workers=a.workers, backend=a.backend, scheduler=a.scheduler, precision=a.precision)
-        if a.history_matched:  # check the matching's inputs before spending time on the run
-            from pathlib import Path
-
-            from alignsim.analyses.backtest import preflight
-            from alignsim.scenario import load_scenario
-
-            if a.precision is not None:
-                raise ConfigError("--history-matched", "--precision", "a fixed-size run (drop --precision)")
-            config = kwargs.get("config")
-            if a.backtests is None:
-                a.backtests = str(Path(config).parent / "backtests") if config else "config/backtests"
-            if config:
-                preflight(a.backtests, load_scenario(config, kwargs.get("overrides") or ()), a.include_later_outcomes)
-        result = run(out=a.out, progress=True, resume=a.resume, **kwargs)
+        if not (a.config or a.resume or a.from_manifest):
+            raise ConfigError("config", None, "a scenario file, --resume RUN_DIR or --from-manifest FILE")
+        result = run(a.config, resume=a.resume, from_manifest=a.from_manifest, replicates=a.replicates, seed=a.seed,
+                     batch_size=a.batch_size, overrides=a.set, precision=a.precision, out=a.out,
+                     report=not a.no_report, history_matched=a.history_matched, backtests=a.backtests,
+                     include_later_outcomes=a.include_later_outcomes, workers=a.workers, backend=a.backend,
+                     scheduler=a.scheduler, progress=True)
         print(headline_text(result.summary, result.scenario, result.wall_seconds))
         prec = result.summary.get("precision")
         if prec:
             print(f"Precision: half-width {prec['half_width']:.4f} (target {prec['target_half_width']}) "
                   f"{'reached' if prec['reached'] else 'NOT reached (cap hit)'} with "
                   f"{prec['replicates_used']:,} replicates (cap {prec['max_replicates']:,}).")
-        if a.history_matched:
-            from alignsim.analyses.backtest import format_matched, match_run, save_matched
-
-            matched = match_run(result.ensemble, a.backtests, include_later=a.include_later_outcomes)
-            print(format_matched(matched))
-            if result.out_dir is not None:
-                save_matched(matched, result.out_dir)
-        if not a.no_report and result.out_dir is not None:
-            from alignsim.runs.report import build_report
-
-            html_path, md_path = build_report(result.out_dir, replace=True)
-            print(f"Report: {html_path} (Markdown: {md_path})")
+        if "history_matched" in result.analyses:
+            print(format_matched(result.analyses["history_matched"]))
+        if result.out_dir is not None and not a.no_report and (result.out_dir / "report.html").is_file():
+            print(f"Report: {result.out_dir / 'report.html'} (Markdown: {result.out_dir / 'report.md'})")
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
         return 0
     return go
 
