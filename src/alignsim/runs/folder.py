@@ -267,13 +267,16 @@ class RunFolder:
         return self._manifest
 
     def start(self, scenario: Scenario, data: dict[str, Any]) -> None:
-        """Record the run before any batch: the manifest (status running), then the resolved config."""
+        """Record the run before any batch: the resolved config, then the manifest (status running).
+
+        The manifest comes last: a folder with a manifest always has everything a resume needs.
+        """
         data = {**data, "status": "running"}
         if config_path := data.get("config_path"):
             data["config_path_relative"] = os.path.relpath(config_path, self.path.resolve())
+        write_config(self.path / CONFIG, scenario)
         write_json(self.path / MANIFEST, data)
         self._manifest = data
-        write_config(self.path / CONFIG, scenario)
 
     def finish(self, **outcome: Any) -> None:
         """Mark the run complete (the last write of a run), adding ``outcome`` fields."""
