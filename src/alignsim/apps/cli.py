@@ -9,8 +9,10 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from pathlib import Path
+
 from alignsim import __version__
-from alignsim.errors import AlignsimError, ConfigError
+from alignsim.errors import AlignsimError, ConfigError, RunError
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
@@ -138,13 +140,10 @@ def _backtest_setup(p: argparse.ArgumentParser):
         from alignsim.analyses.backtest import format_table, run_backtest, save_backtest
         from alignsim.runs.folder import new_run_dir
 
-        out_dir = new_run_dir("backtest", a.out)  # refuse an existing folder before computing
-        try:
-            result = run_backtest(a.folder, n_draws=a.draws, inner=a.inner, seed=a.seed)
-        except BaseException:
-            if not any(out_dir.iterdir()):
-                out_dir.rmdir()  # the folder this command just made, still empty
-            raise
+        if a.out is not None and Path(a.out).exists():  # refuse an existing folder before computing
+            raise RunError(f"--out {a.out}: the folder exists; choose a new one (runs never overwrite)")
+        result = run_backtest(a.folder, n_draws=a.draws, inner=a.inner, seed=a.seed)
+        out_dir = new_run_dir("backtest", a.out)  # made only once there is something to write
         save_backtest(result, out_dir)
         print(format_table(result))
         print(f"Results: {out_dir} (scores.csv, reliability.png, parameters_prior_vs_matched.csv)")
