@@ -78,3 +78,21 @@ def write_doc(tmp_path):
         path.write_text(yaml.safe_dump(copy.deepcopy(doc), sort_keys=False), encoding="utf-8")
         return path
     return write
+
+
+def _checkout_files() -> set[str]:
+    """Top-level entries of the checkout and everything under runs/ (where a stray run would land)."""
+    names = {p.name for p in ROOT.iterdir()}
+    runs = ROOT / "runs"
+    if runs.is_dir():
+        names |= {f"runs/{p.relative_to(runs)}" for p in runs.rglob("*")}
+    return names
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_files_left_in_the_checkout():
+    """No test may leave files in the checkout (tmp_path is the place for them)."""
+    before = _checkout_files()
+    yield
+    left = sorted(_checkout_files() - before - {".pytest_cache", ".hypothesis"})
+    assert left == [], f"tests left files in the checkout: {left[:10]}"

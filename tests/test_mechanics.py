@@ -199,7 +199,7 @@ def test_a_question_resolved_by_a_suspension_runs_end_to_end(write_doc, tmp_path
     out = tmp_path / "run"
     doc = _suspension_doc()
     doc["drivers"] = {"threat": driver(direction="away")}  # the report's driver section needs one
-    run(write_doc(doc), replicates=2000, out=out)
+    run(write_doc(doc), replicates=2000, out=out, report=False)  # the report is built below
     summary = json.loads((out / "summary.json").read_text())
     assert summary["event_kind"] == "first_suspension"
     assert "suspends" in summary["event"]

@@ -33,7 +33,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "run"
     # 60 replicates per parameter draw, so the headline carries an epistemic range
-    run(CONFIG / "base.yaml", replicates=3000, seed=3, out=out, overrides=["monte_carlo.draws=50"])
+    run(CONFIG / "base.yaml", replicates=3000, seed=3, out=out, overrides=["monte_carlo.draws=50"], report=False)
     return out
 
 

@@ -18,7 +18,8 @@ import pytest
 from alignsim.runs import api
 from alignsim.runs import folder as runstore
 from alignsim.errors import ConfigError, RunError
-from alignsim.runs.resume import BATCH_DIR, load_batches
+from alignsim.engine.ensemble import batch_bounds
+from alignsim.runs.folder import BATCH_DIR, RunFolder
 
 from conftest import CONFIG, ROOT
 
@@ -51,6 +52,11 @@ def reference(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ref") / "run"
     api.run(BASE, replicates=REPLICATES, batch_size=BATCH, out=out)
     return out
+
+
+def load_batches(run_dir: Path, replicates: int, batch_size: int) -> dict:
+    """The saved batches that verify against the run's manifest (the others are deleted)."""
+    return RunFolder.open(run_dir).load_batches(batch_bounds(replicates, batch_size))[0]
 
 
 def _saved_batches(run_dir: Path) -> int:

@@ -9,7 +9,8 @@ from importlib.metadata import PackageNotFoundError, version
 from alignsim import _moved
 from alignsim.engine.ensemble import run_ensemble, simulate
 from alignsim.errors import AlignsimError, ConfigError, RunError
-from alignsim.runs.api import RunResult, run
+from alignsim.analyses.forecast import run
+from alignsim.runs.api import RunResult
 from alignsim.scenario import Scenario, load_scenario
 
 try:

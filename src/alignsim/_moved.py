@@ -29,7 +29,7 @@ MOVED: dict[str, str] = {
     "alignsim.precision": "alignsim.engine.precision",
     "alignsim.baseline": "alignsim.engine.mesa_baseline",
     "alignsim.runstore": "alignsim.runs.folder",
-    "alignsim.resume": "alignsim.runs.resume",
+    "alignsim.resume": "alignsim.runs.plan",
     "alignsim.api": "alignsim.runs.api",
     "alignsim.report": "alignsim.runs.report",
     "alignsim.sweep": "alignsim.analyses.sweep",

@@ -319,24 +319,25 @@ def reliability_figure(scored: pd.DataFrame, min_cases: int = MIN_RELIABILITY_CA
 
 
 def save_backtest(result: BacktestResult, out_dir: Path) -> None:
-    from alignsim.runs import folder as runstore
-    runstore.write_csv(out_dir / "scores.csv", result.scored)
-    runstore.write_csv(out_dir / "mean_scores.csv", result.means)
-    runstore.write_csv(out_dir / "overall_scores.csv", result.summary)
-    runstore.write_csv(out_dir / "paired_differences.csv", result.differences)
-    runstore.write_csv(out_dir / "reliability.csv", result.reliability)
-    runstore.write_csv(out_dir / "case_probabilities.csv", result.probabilities)
-    runstore.write_csv(out_dir / "parameters_prior_vs_matched.csv", result.parameters)
+    from alignsim.runs import atomic
+
+    atomic.write_csv(out_dir / "scores.csv", result.scored)
+    atomic.write_csv(out_dir / "mean_scores.csv", result.means)
+    atomic.write_csv(out_dir / "overall_scores.csv", result.summary)
+    atomic.write_csv(out_dir / "paired_differences.csv", result.differences)
+    atomic.write_csv(out_dir / "reliability.csv", result.reliability)
+    atomic.write_csv(out_dir / "case_probabilities.csv", result.probabilities)
+    atomic.write_csv(out_dir / "parameters_prior_vs_matched.csv", result.parameters)
     weights = result.weights_all.rename("weight").reset_index()
-    runstore.write_csv(out_dir / "draw_weights.csv", weights)
-    runstore.write_json(out_dir / "summary.json", {
+    atomic.write_csv(out_dir / "draw_weights.csv", weights)
+    atomic.write_json(out_dir / "summary.json", {
         "draws": len(result.draws), "inner": result.inner, "seed": result.seed,
         "ess_all_cases": result.extra["ess_all"], "reference_class": result.extra["reference_class"],
         "groups": result.extra["groups"], "n_boot": result.extra["n_boot"],
         "log_floor": LOG_FLOOR,
         "means": result.means.to_dict(orient="records")})
     fig = reliability_figure(result.scored)
-    runstore.save_figure(out_dir / "reliability.png", fig)
+    atomic.save_figure(out_dir / "reliability.png", fig)
 
 
 # ---------------------------------------------------------------- history-matched forecast of a run
@@ -453,9 +454,9 @@ def format_matched(m: MatchedForecast) -> str:
 
 
 def save_matched(m: MatchedForecast, out_dir: Path) -> None:
-    from alignsim.runs import folder as runstore
+    from alignsim.runs import atomic
 
-    runstore.write_json(out_dir / "history_matched.json", m.summary)
-    runstore.write_csv(out_dir / "history_matched_year_ends.csv", m.year_ends)
-    runstore.write_csv(out_dir / "history_parameters.csv", m.parameters)
-    runstore.write_csv(out_dir / "history_weights.csv", m.weights.rename("weight").reset_index())
+    atomic.write_json(out_dir / "history_matched.json", m.summary)
+    atomic.write_csv(out_dir / "history_matched_year_ends.csv", m.year_ends)
+    atomic.write_csv(out_dir / "history_parameters.csv", m.parameters)
+    atomic.write_csv(out_dir / "history_weights.csv", m.weights.rename("weight").reset_index())

@@ -43,7 +43,8 @@ from alignsim.analyses.sensitivity import (basis_share, morris_screening, noise_
 from alignsim.analyses.sweep import PointRunner, Sweep, sweep_figure
 from alignsim.engine.priors import params_from_quantiles, salib_problem
 from alignsim.errors import ConfigError
-from alignsim.runs import folder as runstore
+from alignsim.runs import atomic as runstore
+from alignsim.runs.folder import RunFolder, manifest, new_run_dir
 from alignsim.scenario import Scenario, load_scenario, read_yaml, validate_model
 
 ANALYSES = ("tornado", "heatmap", "sobol", "basis_share", "morris", "discovery")
@@ -148,7 +149,7 @@ def run_sensitivity(settings_path: str | Path, workers: int | None = None, out: 
     scenario = load_scenario(here / cfg.scenario)
     heat = Sweep.from_file(here / cfg.heatmap) if cfg.heatmap else None
     event = scenario.event.kind.replace("_", " ")
-    d = runstore.new_run_dir(f"sensitivity-{scenario.name}", out) if save else None
+    d = new_run_dir(f"sensitivity-{scenario.name}", out) if save else None
     say = progress or (lambda _line: None)
     tables: dict[str, pd.DataFrame] = {}
     timings: dict[str, float] = {}
@@ -223,12 +224,13 @@ def run_sensitivity(settings_path: str | Path, workers: int | None = None, out: 
     summary = summary_text(scenario.name, cfg, tables, facts, wall, workers)
     if d is not None:
         runstore.write_text(d / "summary.md", summary)
-        man = runstore.manifest(scenario, str(here / cfg.scenario), cfg.seed, _largest_replicates(cfg, heat), 0,
-                                scenario.monte_carlo.batch_size, wall)
-        man.update({"settings": cfg.model_dump(), "settings_path": str(settings_path), "analyses": cfg.wanted(),
-                    "workers": workers, "timings_seconds": timings, "common_random_numbers": True,
-                    **({"sobol_samples": facts["sobol_samples"]} if "sobol_samples" in facts else {})})
-        runstore.write_json(d / "manifest.json", man)
+        extra = {"settings": cfg.model_dump(), "settings_path": str(settings_path), "analyses": cfg.wanted(),
+                 "workers": workers, "timings_seconds": timings, "common_random_numbers": True,
+                 **({"sobol_samples": facts["sobol_samples"]} if "sobol_samples" in facts else {})}
+        folder = RunFolder(d)  # the manifest, like every run folder's, is written by its owner
+        folder.start(scenario, manifest(scenario, here / cfg.scenario, cfg.seed, _largest_replicates(cfg, heat), 0,
+                                        scenario.monte_carlo.batch_size, **extra))
+        folder.finish(wall_seconds=round(wall, 3))
     return SensitivityResult(cfg, scenario, tables, summary, d, timings)
 
 

@@ -351,7 +351,8 @@ def sweep_figure(sweep: Sweep, table: pd.DataFrame, event: str):
 def run_sweep_file(path: str | Path, out: str | Path | None = None, workers: int | None = None,
                    replicates: int | None = None, save: bool = True) -> tuple[Sweep, pd.DataFrame, Path | None]:
     """Load, run and (with ``save``) write a sweep folder: sweep.csv, sweep.png, sweep.yaml, manifest."""
-    from alignsim.runs import folder as runstore
+    from alignsim.runs import atomic
+    from alignsim.runs.folder import RunFolder, manifest
 
     sweep = Sweep.from_file(path)
     reps = sweep.spec.replicates if replicates is None else int(replicates)
@@ -359,25 +360,29 @@ def run_sweep_file(path: str | Path, out: str | Path | None = None, workers: int
     low = next((m.ge for m in limits if getattr(m, "ge", None) is not None), 1)
     if reps < low:
         raise ConfigError("--replicates", reps, f"at least {low} replicates per point, as in a sweep file")
-    out_dir = runstore.new_run_dir(f"sweep-{sweep.spec.name}", out) if save else None
+    s = sweep.scenario
+    folder = RunFolder.create(f"sweep-{sweep.spec.name}", out) if save else None
+    if folder is not None:
+        folder.start(s, manifest(s, sweep.scenario_path, sweep.seed, reps, min(s.monte_carlo.draws, reps),
+                                 s.monte_carlo.batch_size, sweep.spec.set,
+                                 sweep=str(path), sweep_name=sweep.spec.name, mode=sweep.spec.mode,
+                                 others=sweep.spec.others, by=sweep.spec.by or s.end, common_random_numbers=True,
+                                 workers=sweep.spec.workers if workers is None else workers))
     started = time.perf_counter()
-    with PointRunner(sweep.spec.workers if workers is None else workers) as runner:
-        table = sweep.run(runner, reps)
-    wall = time.perf_counter() - started
-    if out_dir is not None:
-        s = sweep.scenario
-        runstore.write_csv(out_dir / "sweep.csv", table)
-        runstore.write_text(out_dir / "sweep.yaml", _yaml(sweep.spec.model_dump(mode="json")))
-        runstore.write_config(out_dir / "config.resolved.yaml", s)
-        man = runstore.manifest(s, str(sweep.scenario_path), sweep.seed, reps, min(s.monte_carlo.draws, reps),
-                                s.monte_carlo.batch_size, wall, sweep.spec.set)
-        man.update({"sweep": str(path), "sweep_name": sweep.spec.name, "points": len(table),
-                    "mode": sweep.spec.mode, "others": sweep.spec.others,
-                    "by": sweep.spec.by or s.end, "common_random_numbers": True,
-                    "workers": sweep.spec.workers if workers is None else workers})
-        runstore.write_json(out_dir / "manifest.json", man)
-        fig = sweep_figure(sweep, table, s.event.kind.replace("_", " "))
-        runstore.save_figure(out_dir / "sweep.png", fig)
+    try:
+        with PointRunner(sweep.spec.workers if workers is None else workers) as runner:
+            table = sweep.run(runner, reps)
+        wall = time.perf_counter() - started
+        if folder is not None:
+            folder.write_csv("sweep.csv", table)
+            atomic.write_text(folder / "sweep.yaml", _yaml(sweep.spec.model_dump(mode="json")))
+            fig = sweep_figure(sweep, table, s.event.kind.replace("_", " "))
+            folder.save_figure("sweep.png", fig)
+            folder.finish(points=len(table), wall_seconds=round(wall, 3))
+    finally:
+        if folder is not None:
+            folder.close(remove_lock=True)
+    out_dir = None if folder is None else folder.path
     return sweep, table, out_dir
 
 

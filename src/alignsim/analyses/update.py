@@ -462,7 +462,8 @@ def update_run(run_dir: str | Path, news_path: str | Path, out: str | Path | Non
     if save:
         from alignsim.runs.child import write_child_run
 
-        out_dir = write_child_run(run_dir, c.scenario, summary, manifest, {
+        parent_record = manifest
+        out_dir = write_child_run(run_dir, c.scenario, summary, parent_record, {
             "news_file": str(news_path), "news_name": news.name, "ess": c.ess, "generations": c.generations},
             tables={"pathways.csv": paths, "signposts.csv": posts, "observations.csv": observations_table(c.scenario),
                     "changes.csv": pd.DataFrame(summary["changes_since_parent"]),
@@ -498,7 +499,7 @@ def update_scenario(config: str | Path, out: str | Path | None = None, min_ess: 
         from alignsim.runs.child import write_child_run
 
         out_dir = write_child_run(None, c.scenario, summary, {"draws": mc.draws, "batch_size": mc.batch_size},
-                                  {"config_path": str(config), "ess": c.ess, "generations": c.generations},
+                                  {"config_path_given": str(config), "ess": c.ess, "generations": c.generations},
                                   tables={"pathways.csv": paths, "signposts.csv": posts,
                                           "observations.csv": observations_table(c.scenario),
                                           "state_at_through.csv": state_at_through(c)},

@@ -9,8 +9,10 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from pathlib import Path
+
 from alignsim import __version__
-from alignsim.errors import AlignsimError, ConfigError
+from alignsim.errors import AlignsimError, ConfigError, RunError
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
@@ -99,63 +101,31 @@ def _run_setup(p: argparse.ArgumentParser):
                    help="skip the HTML/Markdown report (report.html, report.md) in the run folder")
 
     def go(a: argparse.Namespace) -> int:
-        from alignsim.runs.api import run
+        from alignsim.analyses.backtest import format_matched
+        from alignsim.analyses.forecast import run
         from alignsim.outputs.report_text import headline_text
 
-        from alignsim.runs.resume import manifest_run_args, run_source_args
-
-        kwargs = dict(config=a.config, replicates=a.replicates, seed=a.seed, overrides=a.set,
-                      batch_size=a.batch_size)
-        run_source_args(a.config, a.resume, a.from_manifest, a.out, a.set)
-        if a.from_manifest:
-            kwargs = manifest_run_args(a.from_manifest, a.replicates, a.seed, a.batch_size)
-        kwargs.update(workers=a.workers, backend=a.backend, scheduler=a.scheduler, precision=a.precision)
-        if a.history_matched:  # check the matching's inputs before spending time on the run
-            from pathlib import Path
-
-            from alignsim.analyses.backtest import preflight
-            from alignsim.scenario import load_scenario
-
-            if a.precision is not None:
-                raise ConfigError("--history-matched", "--precision", "a fixed-size run (drop --precision)")
-            config = kwargs.get("config")
-            if a.backtests is None:
-                a.backtests = str(Path(config).parent / "backtests") if config else "config/backtests"
-            if config:
-                preflight(a.backtests, load_scenario(config, kwargs.get("overrides") or ()), a.include_later_outcomes)
-        result = run(out=a.out, progress=True, resume=a.resume, **kwargs)
+        if not (a.config or a.resume or a.from_manifest):
+            raise ConfigError("config", None, "a scenario file, --resume RUN_DIR or --from-manifest FILE")
+        result = run(a.config, resume=a.resume, from_manifest=a.from_manifest, replicates=a.replicates, seed=a.seed,
+                     batch_size=a.batch_size, overrides=a.set, precision=a.precision, out=a.out,
+                     report=not a.no_report, history_matched=a.history_matched, backtests=a.backtests,
+                     include_later_outcomes=a.include_later_outcomes, workers=a.workers, backend=a.backend,
+                     scheduler=a.scheduler, progress=True)
         print(headline_text(result.summary, result.scenario, result.wall_seconds))
         prec = result.summary.get("precision")
         if prec:
             print(f"Precision: half-width {prec['half_width']:.4f} (target {prec['target_half_width']}) "
                   f"{'reached' if prec['reached'] else 'NOT reached (cap hit)'} with "
                   f"{prec['replicates_used']:,} replicates (cap {prec['max_replicates']:,}).")
-        if a.history_matched:
-            from alignsim.analyses.backtest import format_matched, match_run, save_matched
-
-            matched = match_run(result.ensemble, a.backtests, include_later=a.include_later_outcomes)
-            print(format_matched(matched))
-            if result.out_dir is not None:
-                save_matched(matched, result.out_dir)
-        if result.out_dir is not None and result.ensemble.outcomes is not None:
-            write_forecast_tables(result.ensemble, result.out_dir)
-        if not a.no_report and result.out_dir is not None:
-            from alignsim.runs.report import build_report
-
-            html_path, md_path = build_report(result.out_dir, replace=True)
-            print(f"Report: {html_path} (Markdown: {md_path})")
+        if "history_matched" in result.analyses:
+            print(format_matched(result.analyses["history_matched"]))
+        if result.out_dir is not None and not a.no_report and (result.out_dir / "report.html").is_file():
+            print(f"Report: {result.out_dir / 'report.html'} (Markdown: {result.out_dir / 'report.md'})")
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
         return 0
     return go
-
-
-def write_forecast_tables(ensemble, out_dir) -> None:
-    """pathways.csv and signposts.csv of a finished run, from its shock record (no new runs)."""
-    from alignsim.analyses.pathways import find_pathways
-    from alignsim.analyses.signposts import signposts
-    from alignsim.runs import folder as runstore
-
-    runstore.write_csv(out_dir / "pathways.csv", find_pathways(ensemble))
-    runstore.write_csv(out_dir / "signposts.csv", signposts(ensemble))
 
 
 @command("update", "condition a finished run on a news file of dated observations; writes a child run folder")
@@ -208,13 +178,10 @@ def _backtest_setup(p: argparse.ArgumentParser):
         from alignsim.analyses.backtest import format_table, run_backtest, save_backtest
         from alignsim.runs.folder import new_run_dir
 
-        out_dir = new_run_dir("backtest", a.out)  # refuse an existing folder before computing
-        try:
-            result = run_backtest(a.folder, n_draws=a.draws, inner=a.inner, seed=a.seed)
-        except BaseException:
-            if not any(out_dir.iterdir()):
-                out_dir.rmdir()  # the folder this command just made, still empty
-            raise
+        if a.out is not None and Path(a.out).exists():  # refuse an existing folder before computing
+            raise RunError(f"--out {a.out}: the folder exists; choose a new one (runs never overwrite)")
+        result = run_backtest(a.folder, n_draws=a.draws, inner=a.inner, seed=a.seed)
+        out_dir = new_run_dir("backtest", a.out)  # made only once there is something to write
         save_backtest(result, out_dir)
         print(format_table(result))
         print(f"Results: {out_dir} (scores.csv, reliability.png, parameters_prior_vs_matched.csv)")

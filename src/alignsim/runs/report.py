@@ -1,6 +1,6 @@
 """The analyst's report of a run folder: one self-contained HTML file and a Markdown version.
 
-``build_report(run_dir)`` reads what ``api.save_run`` wrote (summary.json, manifest.json,
+``build_report(run_dir)`` reads what a run wrote (``RunFolder.read_run``: summary.json, manifest.json,
 config.resolved.yaml and the quarter / year-end / contribution tables), draws the figures
 again in the actors' colours, and writes ``report.html`` (figures embedded as base64 PNGs, no
 network needed) and ``report.md`` (figures in ``report_figures/``). Outputs of other analyses
@@ -22,15 +22,15 @@ import yaml
 
 from alignsim.outputs import figures
 
-from alignsim.runs import folder as runstore
+from alignsim.runs import atomic
+from alignsim.runs.folder import RunFolder
 from alignsim.errors import ConfigError, RunError
 from alignsim.outputs.explain import assumption_table, driver_table
 from alignsim.outputs.report_text import base_rate_text, conditional_sentence, headline_sentence, pct, resolution_text
 from alignsim.scenario import Scenario, validate_document
 from alignsim.scenario.timeaxis import Quarter
 
-RUN_FILES = ("summary.json", "manifest.json", "config.resolved.yaml", "quarters.csv", "year_ends.csv",
-             "contributions.csv")
+RUN_FILES = RunFolder.RUN_FILES
 MAX_TABLE_ROWS = 40
 EXTRA_KINDS = ("sweep", "sensitivity", "backtest")
 
@@ -59,39 +59,8 @@ class Section:
 # ---------------------------------------------------------------- reading a run
 
 def read_run(run_dir: Path) -> tuple[dict, dict, Scenario, dict[str, pd.DataFrame]]:
-    """(summary, manifest, scenario, tables) of a finished run folder; RunError if incomplete."""
-    if not run_dir.is_dir():
-        raise RunError(f"RUN_DIR {run_dir}: not a folder; expected a run folder written by `run`")
-    missing = [f for f in RUN_FILES if not (run_dir / f).is_file()]
-    if missing:
-        raise RunError(f"RUN_DIR {run_dir}: missing {', '.join(missing)}; expected a finished run folder "
-                       "(an interrupted run can be completed with run --resume)")
-    try:
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunError(f"RUN_DIR {run_dir}: summary.json or manifest.json is not valid JSON ({exc.msg})") from None
-    try:
-        doc = yaml.safe_load((run_dir / "config.resolved.yaml").read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RunError(f"RUN_DIR {run_dir}: config.resolved.yaml is not readable YAML "
-                       f"({str(exc).splitlines()[0]})") from None
-    try:
-        scenario = validate_document(doc if isinstance(doc, dict) else {})
-    except ConfigError as exc:
-        raise RunError(f"RUN_DIR {run_dir}: config.resolved.yaml no longer validates ({exc})") from None
-    tables = {}
-    for name, needed in (("quarters", "quarter"), ("year_ends", "quarter"), ("contributions", "driver")):
-        try:
-            tables[name] = pd.read_csv(run_dir / f"{name}.csv")
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise RunError(f"RUN_DIR {run_dir}: {name}.csv is not a readable table ({exc})") from None
-        if needed not in tables[name]:
-            raise RunError(f"RUN_DIR {run_dir}: {name}.csv has no '{needed}' column; expected a table written by `run`")
-    for key in ("probability", "start", "horizon", "event", "cumulative"):
-        if key not in summary:
-            raise RunError(f"RUN_DIR {run_dir}: summary.json has no '{key}'; expected one written by `run`")
-    return summary, manifest, scenario, tables
+    """(summary, manifest, scenario, tables) of a run folder whose results are written; RunError if not."""
+    return RunFolder(run_dir).read_run()
 
 
 def _png(fig) -> bytes:
@@ -424,10 +393,11 @@ def build_report(run_dir: str | Path, sweeps: list[str | Path] = (), sensitivity
     title = scenario.question
     accent = figures.actor_colors(scenario)[scenario.focal]
     md, files = render_markdown(title, sections, out_dir / "report_figures", out_dir)
+    page = render_html(title, sections, accent)  # everything is drawn before the first file is written
     for path, png in files.items():
-        runstore._atomic(path, lambda p, b=png: p.write_bytes(b))
-    runstore.write_text(md_path, md)
-    runstore.write_text(html_path, render_html(title, sections, accent))
+        atomic.write_bytes(path, png)
+    atomic.write_text(md_path, md)
+    atomic.write_text(html_path, page)
     return html_path, md_path
 
 
@@ -487,6 +457,6 @@ def build_update_report(child_dir: str | Path, replace: bool = False) -> tuple[P
         raise RunError(f"{html_path}: a report exists; pass --replace to rewrite it")
     title, sections, accent = update_sections(child_dir)
     md, _ = render_markdown(title, sections, child_dir / "report_figures", child_dir)
-    runstore.write_text(md_path, md)
-    runstore.write_text(html_path, render_html(title, sections, accent))
+    atomic.write_text(md_path, md)
+    atomic.write_text(html_path, render_html(title, sections, accent))
     return html_path, md_path
