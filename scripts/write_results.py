@@ -84,13 +84,9 @@ def _git(*args: str) -> str:
 
 
 def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from alignsim.runs.folder import cpu_name
+
+    return cpu_name()
 
 
 def stamp(load_before: float | None, seconds: float) -> str:
