@@ -17,7 +17,9 @@ CST = {"Russia", "USSR", "Armenia", "Azerbaijan", "Belarus", "Georgia", "Kazakhs
 # Status timelines: list of (quarter, status); status before the first entry is "out".
 # Founding rule: a state that joined in the alliance's founding year counts as a member
 # from the first quarter of the first window (see SELECTION.md).
-Q = lambda y, q: (y, q)
+def Q(y: int, q: int) -> tuple[int, int]:
+    """A quarter as (year, quarter)."""
+    return (y, q)
 
 ALLIANCES = {
   "warsaw": dict(name="Warsaw Pact", patron="USSR", first_window=1955, dissolved=Q(1991, 3), states={
