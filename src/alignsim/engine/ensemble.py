@@ -186,7 +186,7 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
             event_status = focal.status.copy()
         if trace:
             rows.append(_trace_rows(model, step, refs, drivers, values))
-    out = pd.DataFrame({
+    columns: dict[str, np.ndarray] = {
         "draw": model.draw,
         "first_entry_step": focal.first_entry,
         "first_exit_step": focal.first_exit,
@@ -194,17 +194,14 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
         "switches": focal.switches,
         "member_end": focal.member,
         "gap_end": focal.gap,
-    }, index=params.index)
+    }
     if event_status is not None:
-        out["status_at_event"] = event_status  # 0 out, 1 member, 2 suspended (agents.STATUS_CODES)
-    for name, column in shock_log.columns().items():
-        out[name] = column
-    for name, column in recorded.items():
-        out[name] = column
-    for r in refs:
-        out[f"final.{r}"] = values[r].value
-    for k, name in enumerate(drivers):
-        out[f"contrib.{name}"] = contrib_sum[k] / T
+        columns["status_at_event"] = event_status  # 0 out, 1 member, 2 suspended (agents.STATUS_CODES)
+    columns.update(shock_log.columns())
+    columns.update(recorded)
+    columns.update({f"final.{r}": values[r].value for r in refs})
+    columns.update({f"contrib.{name}": contrib_sum[k] / T for k, name in enumerate(drivers)})
+    out = pd.DataFrame(columns, index=params.index)  # built once: no per-column inserts
     param_cols = params.drop(columns=["draw"], errors="ignore")
     out = pd.concat([out, param_cols.add_prefix("param.")], axis=1)
     release_model(model)
