@@ -1,10 +1,13 @@
-"""The sensitivity set from a settings file: tornado, a heatmap sweep, Sobol, grouped Sobol, Morris, PRIM.
+"""The sensitivity set from a settings file: tornado, a heatmap sweep, screened Sobol, grouped Sobol, Morris, PRIM.
 
 ``run_sensitivity(settings_path)`` is what ``alignsim sensitivity SETTINGS`` runs (and what
 ``experiments/standard_set.py`` runs). The settings file names a scenario and, for each analysis
-wanted, its sample sizes; an analysis left out is not run. Every analysis evaluates the
-scenario through ``sweep.PointRunner`` (one process pool for all of them) with the same seed and
-replicate indices at every point (common random numbers).
+wanted, its sample sizes; an analysis left out is not run. The priors analysed are the
+scenario's uncertain priors (``priors.salib_problem``), never a list in code. Tornado and the
+heatmap evaluate points through ``sweep.PointRunner`` with the same seed and replicates at every
+point (common random numbers); Sobol, Morris, the judgement share and discovery run their
+designs through ``block_model.BlockModel`` (the points of one design row share replicates, rows
+have their own), all in one process pool.
 
 Settings (YAML, validated by ``SensitivitySettings``; a bad field is one ``ConfigError`` line)::
 
@@ -13,7 +16,11 @@ Settings (YAML, validated by ``SensitivitySettings``; a bad field is one ``Confi
     seed: 20170706
     workers: 2
     tornado: {replicates: 1000, low: 0.05, high: 0.95}
-    sobol: {n_base: 8, replicates: 500}
+    sobol:                              # see analyses.screened_sobol
+      n_base: 4096                      # Saltelli rows per seed (a power of two)
+      replicates: 100                   # replicates per point
+      second_seed: 20170707             # optional: repeat with a second seed, compare, pool
+      screen: {trajectories: 40, levels: 4, replicates: 200, keep: 20}   # optional Morris screening
     basis_share: {n_base: 16, replicates: 500}
     morris: {trajectories: 2, levels: 4, replicates: 500}
     discovery: {samples: 200, replicates: 200, interest: 0.25, min_density: 0.4}
@@ -21,9 +28,11 @@ Settings (YAML, validated by ``SensitivitySettings``; a bad field is one ``Confi
     note: why these sizes
 
 Writes one folder (default ``runs/sensitivity-<scenario>-<time>``): tornado.csv/png,
-heatmap.csv/png, sobol.csv/png (first- and total-order indices with 95% intervals),
-basis_share.csv (variance share of judgement priors), morris.csv, discovery_samples.parquet,
-discovery_boxes.csv, discovery_limits.csv, discovery.txt, summary.md and manifest.json.
+heatmap.csv/png, screening.csv (Morris, with the kept priors), sobol.csv/png (first- and
+total-order indices per seed and pooled, 95% intervals, inner-noise terms),
+sobol_agreement.csv (the two seeds compared), basis_share.csv (variance share of judgement
+priors), morris.csv, discovery_samples.parquet, discovery_boxes.csv, discovery_limits.csv,
+discovery.txt, summary.md and manifest.json.
 """
 
 from __future__ import annotations
@@ -38,14 +47,16 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alignsim.analyses.discovery import discovery_text, prim_boxes
-from alignsim.analyses.sensitivity import (basis_share, morris_screening, noise_share, scenario_model,
-                                           sobol_figure, sobol_indices, tornado, tornado_figure, with_basis)
+from alignsim.analyses.block_model import BlockModel
+from alignsim.analyses.screened_sobol import (agreement, grouped_sobol, groups_of, screen, screened_sobol_figure,
+                                              top_priors)
+from alignsim.analyses.sensitivity import basis_share, morris_screening, tornado, tornado_figure, with_basis
 from alignsim.analyses.sweep import PointRunner, Sweep, sweep_figure
 from alignsim.engine.priors import params_from_quantiles, salib_problem
 from alignsim.errors import ConfigError
 from alignsim.runs import atomic as runstore
 from alignsim.runs.folder import RunFolder, manifest, new_run_dir
-from alignsim.scenario import Scenario, load_scenario, read_yaml, validate_model
+from alignsim.scenario import Scenario, iter_priors, load_scenario, read_yaml, validate_model
 
 ANALYSES = ("tornado", "heatmap", "sobol", "basis_share", "morris", "discovery")
 
@@ -69,6 +80,23 @@ class TornadoSettings(_S):
 class SobolSettings(_S):
     n_base: int = Field(ge=2, le=2**20)
     replicates: int = Field(ge=10, le=10_000_000)
+
+
+class ScreenSettings(_S):
+    """Morris screening before Sobol: the ``keep`` priors of largest mu_star get their own index
+    (all of them when the scenario has ``keep`` or fewer uncertain priors)."""
+
+    trajectories: int = Field(ge=2, le=100_000)
+    levels: int = Field(4, ge=2, le=100)
+    replicates: int = Field(ge=10, le=10_000_000)
+    keep: int = Field(ge=1, le=100_000)
+
+
+class ScreenedSobolSettings(SobolSettings):
+    """Sobol of the set: optional screening, optional second seed (confirmation and pooling)."""
+
+    screen: ScreenSettings | None = None
+    second_seed: int | None = Field(None, ge=0, le=2**63 - 1)
 
 
 class MorrisSettings(_S):
@@ -95,7 +123,7 @@ class SensitivitySettings(_S):
     seed: int = Field(ge=0, le=2**63 - 1)
     workers: int = Field(1, ge=1, le=256)
     tornado: TornadoSettings | None = None
-    sobol: SobolSettings | None = None
+    sobol: ScreenedSobolSettings | None = None
     basis_share: SobolSettings | None = None
     morris: MorrisSettings | None = None
     discovery: DiscoverySettings | None = None
@@ -106,6 +134,8 @@ class SensitivitySettings(_S):
     def _some(self) -> "SensitivitySettings":
         if not self.wanted():
             raise ValueError(f"at least one analysis: {', '.join(ANALYSES)}")
+        if self.sobol is not None and self.sobol.second_seed == self.seed:
+            raise ValueError(f"sobol.second_seed different from seed ({self.seed})")
         return self
 
     def wanted(self) -> list[str]:
@@ -182,31 +212,44 @@ def run_sensitivity(settings_path: str | Path, workers: int | None = None, out: 
             lap("heatmap", t0)
         if cfg.sobol:
             t0 = time.perf_counter()
-            model = scenario_model(scenario, runner, cfg.seed, cfg.sobol.replicates)
-            sob, X, y = sobol_indices(problem, model, cfg.sobol.n_base, cfg.seed)
-            sob = with_basis(scenario, sob)
-            facts.update(sobol_samples=int(len(X)), sobol_y=y)
-            keep("sobol", sob, sobol_figure(sob))
+            sc = cfg.sobol.screen
+            kept = set(problem["names"])
+            if sc is not None:
+                screening = screen(scenario, runner, cfg.seed, sc.trajectories, sc.levels, sc.replicates,
+                                   min(sc.keep, len(problem["names"])))
+                kept = set(screening.loc[screening["kept"], "name"])
+                keep("screening", screening)
+                lap("screening", t0)
+                t0 = time.perf_counter()
+            seeds = [cfg.seed] + ([cfg.sobol.second_seed] if cfg.sobol.second_seed is not None else [])
+            sob = grouped_sobol(scenario, runner, groups_of(problem["names"], kept), cfg.sobol.n_base,
+                                cfg.sobol.replicates, seeds)
+            sob.insert(4, "basis", sob["name"].map(_basis_of(scenario)).fillna("group"))
+            keep("sobol", sob, screened_sobol_figure(sob))
+            if len(seeds) > 1:
+                keep("sobol_agreement", agreement(sob, seeds))
+            facts["sobol_samples"] = int(len(seeds) * cfg.sobol.n_base * (sob["name"].nunique() + 2))
             lap("sobol", t0)
         if cfg.basis_share:
             t0 = time.perf_counter()
-            share = basis_share(scenario, scenario_model(scenario, runner, cfg.seed, cfg.basis_share.replicates),
+            share = basis_share(scenario, _blocks(scenario, runner, problem, cfg.seed, cfg.basis_share.replicates, 4),
                                 cfg.basis_share.n_base, cfg.seed)
             keep("basis_share", share)
             lap("basis_share", t0)
         if cfg.morris:
             t0 = time.perf_counter()
-            mor, _, _ = morris_screening(problem, scenario_model(scenario, runner, cfg.seed, cfg.morris.replicates),
-                                         cfg.morris.trajectories, cfg.seed, cfg.morris.levels)
+            model = _blocks(scenario, runner, problem, cfg.seed, cfg.morris.replicates, len(problem["names"]) + 1)
+            mor, _, _ = morris_screening(problem, model, cfg.morris.trajectories, cfg.seed, cfg.morris.levels)
             keep("morris", with_basis(scenario, mor).sort_values("mu_star", ascending=False))
             lap("morris", t0)
         if cfg.discovery:
             # Discovery needs independent draws: Sobol rows share columns by design, and PRIM
-            # would peel the design's structure. Plain Monte Carlo in quantile space instead.
+            # would peel the design's structure. Plain Monte Carlo in quantile space instead,
+            # each draw with its own block of replicates (one row of one point).
             t0 = time.perf_counter()
             U = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x5D])).random(
                 (cfg.discovery.samples, len(problem["names"])))
-            y_d = scenario_model(scenario, runner, cfg.seed, cfg.discovery.replicates)(U)
+            y_d = _blocks(scenario, runner, problem, cfg.seed, cfg.discovery.replicates, 1)(U)
     if cfg.discovery:
         x = params_from_quantiles(scenario, problem["names"], U)[problem["names"]]
         interest = y_d >= cfg.discovery.interest
@@ -234,6 +277,15 @@ def run_sensitivity(settings_path: str | Path, workers: int | None = None, out: 
     return SensitivityResult(cfg, scenario, tables, summary, d, timings)
 
 
+def _basis_of(scenario: Scenario) -> dict[str, str]:
+    return {path: prior.basis for path, prior in iter_priors(scenario)}
+
+
+def _blocks(scenario: Scenario, runner: PointRunner, problem: dict, seed: int, replicates: int,
+            points_per_row: int) -> BlockModel:
+    return BlockModel(scenario, runner, problem["names"], seed, replicates, points_per_row)
+
+
 def _largest_replicates(cfg: SensitivitySettings, heat: Sweep | None) -> int:
     """The most inner replicates any analysis of the set used per point (for the manifest)."""
     reps = [getattr(cfg, a).replicates for a in ANALYSES if a != "heatmap" and getattr(cfg, a) is not None]
@@ -257,16 +309,7 @@ def summary_text(name: str, cfg: SensitivitySettings, tables: dict[str, pd.DataF
         lines += [f"## Heatmap: probability from {heat['estimate'].min():.4f} to {heat['estimate'].max():.4f} "
                   "over the grid", ""]
     if "sobol" in tables:
-        sob, y = tables["sobol"], facts["sobol_y"]
-        lines += [f"## Sobol (N={cfg.sobol.n_base}, {len(y)} samples x {cfg.sobol.replicates} inner replicates)",
-                  f"Variance of P across samples {np.var(y, ddof=1):.3g}; binomial noise share "
-                  f"{noise_share(y, cfg.sobol.replicates):.3f} (before the reduction from common random numbers).",
-                  f"Sum of S1 {sob['S1'].sum():.3f}; sum of S1 over judgement priors "
-                  f"{sob.loc[sob['basis'] == 'judgement', 'S1'].sum():.3f}.", ""]
-        lines += [f"- {r['name']} ({r['basis']}): S1 {r['S1']:.3f} +/- {r['S1_conf']:.3f}, "
-                  f"ST {r['ST']:.3f} +/- {r['ST_conf']:.3f}"
-                  for _, r in sob.sort_values("ST", ascending=False).head(5).iterrows()]
-        lines.append("")
+        lines += sobol_summary(cfg, tables)
     if "basis_share" in tables:
         judg = tables["basis_share"].set_index("name").loc["judgement"]
         lines += [f"## Share of variance from judgement priors (grouped Sobol, N={cfg.basis_share.n_base})",
@@ -280,3 +323,54 @@ def summary_text(name: str, cfg: SensitivitySettings, tables: dict[str, pd.DataF
     if "discovery" in facts:
         lines += ["## Scenario discovery (PRIM, EMA Workbench)", "", "```", str(facts["discovery"]), "```", ""]
     return "\n".join(lines)
+
+
+def sobol_summary(cfg: SensitivitySettings, tables: dict[str, pd.DataFrame], top: int = 10,
+                  target: float = 0.03) -> list[str]:
+    """summary.md lines of the screened Sobol analysis: design, noise, top priors, half-widths, seeds."""
+    sc, sob = cfg.sobol, tables["sobol"]
+    lines = ["## Sobol indices (noise-adjusted; 95% bootstrap half-widths)", ""]
+    if "screening" in tables:
+        scr = tables["screening"]
+        lines.append(f"Screening: Morris, {sc.screen.trajectories} trajectories x {len(scr) + 1} points x "
+                     f"{sc.screen.replicates} replicates; the {int(scr['kept'].sum())} of {len(scr)} priors with "
+                     "the largest mu* kept as their own groups, the others sampled together as one group.")
+    seeds = list(dict.fromkeys(sob.loc[sob["sample"] != "pooled", "seed"]))
+    G = sob["name"].nunique()
+    lines.append(f"Grouped Sobol (SALib): N={sc.n_base} rows per seed x {G + 2} points x {sc.replicates} replicates, "
+                 f"seed(s) {', '.join(map(str, seeds))}.")
+    best = sob[sob["sample"] == ("pooled" if len(seeds) > 1 else f"seed {seeds[0]}")]
+    lines.append(f"Inner-replicate noise: {best['noise_share'].iloc[0]:.3f} of Var y; upward bias removed from ST "
+                 f"up to {best['ST_noise'].max():.4f}, from S1 {best['S1_noise'].abs().max():.4f}.")
+    out = best[best["name"].str.startswith("screened out")]
+    if len(out):
+        r = out.iloc[0]
+        lines.append(f"The screened-out group, {r['name']}: S1 {r['S1_adj']:.3f} +/- {r['S1_adj_conf']:.3f}, "
+                     f"ST {r['ST_adj']:.3f} +/- {r['ST_adj_conf']:.3f}.")
+    lines.append("")
+    head = top_priors(sob, top)
+    names = head["name"].tolist()
+    per = {s: sob[sob["sample"] == s].set_index("name") for s in dict.fromkeys(sob["sample"])}
+    cols = list(per)
+    lines += ["| prior | basis | " + " | ".join(f"S1 {c}" for c in cols) + " | " + " | ".join(f"ST {c}" for c in cols)
+              + " |", "|---|---|" + "---|" * (2 * len(cols))]
+    for n in names:
+        cells = [f"{per[c].loc[n, 'S1_adj']:.3f} +/- {per[c].loc[n, 'S1_adj_conf']:.3f}" for c in cols]
+        cells += [f"{per[c].loc[n, 'ST_adj']:.3f} +/- {per[c].loc[n, 'ST_adj_conf']:.3f}" for c in cols]
+        lines.append(f"| {n} | {per[cols[0]].loc[n, 'basis']} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for c in cols:
+        hw = per[c].loc[names, ["S1_adj_conf", "ST_adj_conf"]].max()
+        worst = float(hw.max())
+        verdict = "met" if worst <= target else f"missed by {worst - target:.3f}"
+        lines.append(f"- {c}: largest half-width over the top {len(names)}: S1 {hw['S1_adj_conf']:.3f}, "
+                     f"ST {hw['ST_adj_conf']:.3f} (target {target}: {verdict}).")
+    if "sobol_agreement" in tables:
+        ag = tables["sobol_agreement"]
+        top_ag = ag[ag["name"].isin(names)]
+        lines.append(f"- Seeds {seeds[0]} and {seeds[1]} agree within the 95% interval of their difference for "
+                     f"S1 in {int(ag['S1_agree'].sum())} of {len(ag)} groups and for ST in {int(ag['ST_agree'].sum())} "
+                     f"of {len(ag)} (top {len(names)}: {int(top_ag['S1_agree'].sum())} and "
+                     f"{int(top_ag['ST_agree'].sum())}).")
+    lines.append("")
+    return lines

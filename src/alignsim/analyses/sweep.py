@@ -128,19 +128,29 @@ class PointRunner:
             n_chunks = min(len(tasks), max(self.workers * 8, -(-len(tasks) // CHUNK_POINTS)))
             bounds = np.linspace(0, len(tasks), n_chunks + 1).astype(int)
             chunks = [tasks[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-            rows = []
-            wave = self.workers * MAX_TASKS
-            for w in range(0, len(chunks), wave):
-                # Workers are replaced after about MAX_TASKS chunks each, so memory that a long
-                # analysis leaves behind in a worker process stays bounded.
-                pool = self._executor()
-                if self._used + len(chunks[w:w + wave]) > wave:
-                    pool.renew()
-                    self._used = 0
-                futures = [pool.submit(_run_chunk, seed, replicates, others, by_step, c) for c in chunks[w:w + wave]]
-                rows += [row for f in futures for row in f.result()]
-                self._used += len(futures)
+            rows = [row for part in self.map(_run_chunk, (seed, replicates, others, by_step), chunks) for row in part]
         return np.vstack(rows)
+
+    def map(self, fn, args: tuple, chunks: Sequence) -> list:
+        """``[fn(*args, chunk) for chunk in chunks]``, in order; in the pool when ``workers > 1``.
+
+        ``fn`` must be importable by name. Workers are replaced after about ``MAX_TASKS`` chunks
+        each, so memory that a long analysis leaves behind in a worker process stays bounded.
+        """
+        chunks = list(chunks)
+        if self.workers == 1 or len(chunks) == 1:
+            return [fn(*args, c) for c in chunks]
+        out = []
+        wave = self.workers * MAX_TASKS
+        for w in range(0, len(chunks), wave):
+            pool = self._executor()
+            if self._used + len(chunks[w:w + wave]) > wave:
+                pool.renew()
+                self._used = 0
+            futures = [pool.submit(fn, *args, c) for c in chunks[w:w + wave]]
+            out += [f.result() for f in futures]
+            self._used += len(futures)
+        return out
 
 
 def probability_table(hits: np.ndarray, draw: np.ndarray | None = None) -> pd.DataFrame:
