@@ -4,7 +4,8 @@
 
 The same as ``alignsim sensitivity experiments/standard_set.yaml``: both call
 ``alignsim.analyses.sensitivity_set.run_sensitivity`` (see there for the settings and the
-folder it writes). Settings live in the YAML file; ``standard_set_smoke.yaml`` is a tiny one.
+folder it writes). Settings live in the YAML file; ``config/sensitivity/smoke.yaml`` is a tiny one. Prints the
+CPU time of each analysis (this process and the workers' tasks), which does not depend on other load.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     print(result.summary)
     wall = sum(result.timings.values())
     print(f"standard set finished ({wall:.1f} s in the analyses); folder {result.folder}")
+    cpu = sum(result.cpu_seconds.values())
+    print(f"CPU time {cpu:.0f} s in the analyses ({', '.join(f'{k} {v:.0f}' for k, v in result.cpu_seconds.items())})")
     return 0
 
 

@@ -72,7 +72,9 @@ PAGES: dict[str, Page] = {
     "standard-set": Page("The standard set of analyses for the base scenario",
                          (sys.executable, "experiments/standard_set.py", "--out", "OUT"),
                          "`experiments/standard_set.py` with `experiments/standard_set.yaml`: tornado, heatmap, "
-                         "Sobol, grouped Sobol, Morris and PRIM.", 5.0),
+                         "Morris screening, grouped Sobol with two seeds, the judgement share and PRIM. The "
+                         "settings file's note gives the sample-size budget; the CPU time at the end does not "
+                         "depend on other load on the machine.", 6.0),
 }
 
 

@@ -157,6 +157,7 @@ class SensitivityResult:
     summary: str
     folder: Path | None
     timings: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # per analysis: this process + workers' tasks
 
 
 def run_sensitivity(settings_path: str | Path, workers: int | None = None, out: str | Path | None = None,
@@ -183,6 +184,7 @@ def run_sensitivity(settings_path: str | Path, workers: int | None = None, out: 
     say = progress or (lambda _line: None)
     tables: dict[str, pd.DataFrame] = {}
     timings: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # CPU seconds per analysis, this process and the pool's workers
     facts: dict[str, object] = {}
 
     def keep(name: str, table: pd.DataFrame, fig=None) -> None:
@@ -192,9 +194,14 @@ def run_sensitivity(settings_path: str | Path, workers: int | None = None, out: 
             if fig is not None:
                 runstore.save_figure(d / f"{name}.png", fig)
 
+    cpu_seen = [time.process_time(), 0.0]  # this process's CPU and the workers' at the last lap
+
     def lap(name: str, t0: float) -> None:
         timings[name] = round(time.perf_counter() - t0, 1)
-        say(f"  {name}: {timings[name]:.1f} s")
+        own, workers_cpu = time.process_time(), runner.worker_cpu_seconds
+        cpu[name] = round(own - cpu_seen[0] + workers_cpu - cpu_seen[1], 1)
+        cpu_seen[:] = [own, workers_cpu]
+        say(f"  {name}: {timings[name]:.1f} s ({cpu[name]:.1f} CPU-s)")
 
     say(f"sensitivity set for {scenario.name!r} ({', '.join(cfg.wanted())}) with {workers} worker(s)"
         + (f" -> {d}" if d is not None else ""))
@@ -251,7 +258,7 @@ def run_sensitivity(settings_path: str | Path, workers: int | None = None, out: 
                 (cfg.discovery.samples, len(problem["names"])))
             y_d = _blocks(scenario, runner, problem, cfg.seed, cfg.discovery.replicates, 1)(U)
     if cfg.discovery:
-        x = params_from_quantiles(scenario, problem["names"], U)[problem["names"]]
+        x = params_from_quantiles(scenario, problem["names"], U)[problem["names"]].copy()  # one block
         interest = y_d >= cfg.discovery.interest
         boxes, limits = prim_boxes(x, interest, cfg.discovery.min_density, cfg.discovery.max_boxes,
                                    cfg.discovery.max_dims, mass_min=cfg.discovery.mass_min)
@@ -264,17 +271,17 @@ def run_sensitivity(settings_path: str | Path, workers: int | None = None, out: 
             runstore.write_text(d / "discovery.txt", str(facts["discovery"]) + "\n")
         lap("discovery", t0)
     wall = time.perf_counter() - started
-    summary = summary_text(scenario.name, cfg, tables, facts, wall, workers)
+    summary = summary_text(scenario.name, cfg, tables, facts, wall, workers, sum(cpu.values()))
     if d is not None:
         runstore.write_text(d / "summary.md", summary)
         extra = {"settings": cfg.model_dump(), "settings_path": str(settings_path), "analyses": cfg.wanted(),
-                 "workers": workers, "timings_seconds": timings, "common_random_numbers": True,
+                 "workers": workers, "timings_seconds": timings, "cpu_seconds": cpu, "common_random_numbers": True,
                  **({"sobol_samples": facts["sobol_samples"]} if "sobol_samples" in facts else {})}
         folder = RunFolder(d)  # the manifest, like every run folder's, is written by its owner
         folder.start(scenario, manifest(scenario, here / cfg.scenario, cfg.seed, _largest_replicates(cfg, heat), 0,
                                         scenario.monte_carlo.batch_size, **extra))
         folder.finish(wall_seconds=round(wall, 3))
-    return SensitivityResult(cfg, scenario, tables, summary, d, timings)
+    return SensitivityResult(cfg, scenario, tables, summary, d, timings, cpu)
 
 
 def _basis_of(scenario: Scenario) -> dict[str, str]:
@@ -289,13 +296,19 @@ def _blocks(scenario: Scenario, runner: PointRunner, problem: dict, seed: int, r
 def _largest_replicates(cfg: SensitivitySettings, heat: Sweep | None) -> int:
     """The most inner replicates any analysis of the set used per point (for the manifest)."""
     reps = [getattr(cfg, a).replicates for a in ANALYSES if a != "heatmap" and getattr(cfg, a) is not None]
+    if cfg.sobol is not None and cfg.sobol.screen is not None:
+        reps.append(cfg.sobol.screen.replicates)
     return max(reps + ([heat.spec.replicates] if heat is not None else []))
 
 
 def summary_text(name: str, cfg: SensitivitySettings, tables: dict[str, pd.DataFrame], facts: dict,
-                 wall: float, workers: int) -> str:
+                 wall: float, workers: int, cpu: float | None = None) -> str:
     """summary.md: the top rows of each analysis that ran, in words."""
     lines = [f"# Sensitivity set: {name}", "", f"Wall time {wall:.1f} s on {workers} worker(s).", ""]
+    if cpu is not None:
+        lines[-1:-1] = [f"CPU time {cpu:.0f} s in the analyses (this process and the workers' tasks; pool start-up "
+                        f"not counted), which does not depend on other load: {cpu / 2 / 60:.1f} min of wall time "
+                        "on 2 fully used cores."]
     if "tornado" in tables:
         tor = tables["tornado"]
         lines += [f"## Tornado (quantiles {cfg.tornado.low}-{cfg.tornado.high}, "

@@ -82,13 +82,21 @@ def _run_chunk(seed: int, replicates: int, others: Others, by_step: int | None,
     return out
 
 
+def _timed(fn, args: tuple, chunk):
+    """``(fn(*args, chunk), CPU seconds it took in the process that ran it)``."""
+    started = time.process_time()
+    result = fn(*args, chunk)
+    return result, time.process_time() - started
+
+
 class PointRunner:
     """Evaluates many points, in this process (``workers=1``) or in the package's process pool.
 
     With ``workers > 1`` the points go, in chunks, to one ``engine.parallel.LocalPool`` created
     on first use and kept until ``close()``, so interpreter start-up and the Mesa import are
     paid once per worker; a worker is replaced after ``MAX_TASKS`` chunks (memory stays
-    bounded). Results come back in the order of the points; each point's numbers do not depend
+    bounded). ``worker_cpu_seconds`` sums the CPU time of the tasks run in workers (add this
+    process's own ``time.process_time()`` for the whole; neither depends on other load). Results come back in the order of the points; each point's numbers do not depend
     on the worker count or chunking.
     """
 
@@ -98,6 +106,7 @@ class PointRunner:
         self.workers = int(workers)
         self._pool: LocalPool | None = None
         self._used = 0
+        self.worker_cpu_seconds = 0.0  # CPU time of the tasks run in worker processes so far
 
     def __enter__(self) -> "PointRunner":
         return self
@@ -140,17 +149,18 @@ class PointRunner:
         chunks = list(chunks)
         if self.workers == 1 or len(chunks) == 1:
             return [fn(*args, c) for c in chunks]
-        out = []
+        timed = []
         wave = self.workers * MAX_TASKS
         for w in range(0, len(chunks), wave):
             pool = self._executor()
             if self._used + len(chunks[w:w + wave]) > wave:
                 pool.renew()
                 self._used = 0
-            futures = [pool.submit(fn, *args, c) for c in chunks[w:w + wave]]
-            out += [f.result() for f in futures]
+            futures = [pool.submit(_timed, fn, args, c) for c in chunks[w:w + wave]]
+            timed += [f.result() for f in futures]
             self._used += len(futures)
-        return out
+        self.worker_cpu_seconds += sum(t for _, t in timed)
+        return [r for r, _ in timed]
 
 
 def probability_table(hits: np.ndarray, draw: np.ndarray | None = None) -> pd.DataFrame:
