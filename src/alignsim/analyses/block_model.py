@@ -72,11 +72,12 @@ class BlockModel:
 
     def rows_per_chunk(self, rows: int) -> int:
         """Rows per task: one engine call of at most about ``batch_size`` replicates per point
-        position, and at least two tasks per worker when there are rows enough (the chunking
-        never changes the numbers)."""
+        position and, with several workers, at least two tasks per worker when there are rows
+        enough (the chunking never changes the numbers)."""
         wide = -(-self.scenario.monte_carlo.batch_size // self.replicates)
-        spread = -(-rows // (2 * self.runner.workers))
-        return max(1, min(wide, spread))
+        if self.runner.workers == 1:
+            return wide
+        return max(1, min(wide, -(-rows // (2 * self.runner.workers))))
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
