@@ -12,6 +12,8 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from alignsim.engine.kernels import decide as kernel_decide
+from alignsim.engine.kernels import weighted_rows
 from alignsim.engine.mechanisms import CompiledVariable, KindBlock
 
 Array = np.ndarray
@@ -95,22 +97,47 @@ class FocalAgent(StateAgent):
         self.first_exit = np.full(n, -1, dtype=np.int32)
         self.first_suspension = np.full(n, -1, dtype=np.int32)
         self.switches = np.zeros(n, dtype=np.int32)
+        optional = [intercepts.get(k) for k in ("suspend", "resume", "suspended_exit")]
+        self._optional_intercepts = (*(np.zeros(n) if a is None else a for a in optional),
+                                     np.array([a is not None for a in optional], dtype=np.int64))
         self.contributions = self.current_contributions()
         self.pull = self.contributions.sum(axis=0)
         self.gap = self.pull - barrier.value
 
     def current_contributions(self) -> Array:
         """Signed weight x value per driver, shape (drivers, replicates)."""
-        values = self.model.state_matrix[self._driver_rows]  # (drivers, replicates), a gathered copy
-        out = np.multiply(self._weights, values, out=values)
+        out = np.empty(self._weights.shape)
+        weighted_rows(self.model.state_matrix, self._driver_rows, self._weights, out)
         if self.alternatives is not None:
             self.best_alternative = self.alternatives.combine(out)
         return out
 
     def decide(self, join_shift: Array | float = 0.0, leave_shift: Array | float = 0.0) -> None:
-        """One quarter's transitions (see the class docstring); shifts from a decision point."""
+        """One quarter's transitions (see the class docstring); shifts from a decision point.
+
+        The compiled ``kernels.decide``; ``decide_numpy`` is the same in numpy (the reference).
+        """
         model = self.model
         self.contributions = self.current_contributions()
+        n = self.status.shape[0]
+        shifts = [np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)) for x in (join_shift, leave_shift)]
+        self.pull, self.gap, new = np.empty(n), np.empty(n), np.empty(n, dtype=np.int8)
+        self.first_entry, self.first_exit = self.first_entry.copy(), self.first_exit.copy()
+        self.first_suspension = self.first_suspension.copy()
+        kernel_decide(self.contributions, self.barrier.value, model.uniform("decision"), self.join_intercept,
+                      self.leave_intercept, *self._optional_intercepts, *shifts, model.steps, self.status,
+                      self.pull, self.gap, new, self.first_entry, self.first_exit, self.first_suspension,
+                      self.switches)
+        self.status = new
+        self.member = new == MEMBER
+
+    def decide_numpy(self, join_shift: Array | float = 0.0, leave_shift: Array | float = 0.0) -> None:
+        """``decide`` in numpy array operations (the reference the compiled kernel must equal)."""
+        model = self.model
+        values = model.state_matrix[self._driver_rows]  # (drivers, replicates), a gathered copy
+        self.contributions = np.multiply(self._weights, values, out=values)
+        if self.alternatives is not None:
+            self.best_alternative = self.alternatives.combine(self.contributions)
         self.pull = self.contributions.sum(axis=0)
         self.gap = gap = self.pull - self.barrier.value
         status = self.status

@@ -2,7 +2,8 @@
 for outer prior draws x inner replicates. Results are tidy pandas tables.
 
 Per-quarter means are accumulated as integers (values rounded to 2**-32), so the totals are the
-same whatever the batch size or the order batches finish in.
+same whatever the batch size or the order batches finish in. The per-quarter bookkeeping is the
+compiled ``kernels.record_quarter`` (``reference.record_quarter_numpy`` is the same in numpy).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from alignsim.engine.kernels import record_quarter
 from alignsim.engine.model import AlignmentModel
 from alignsim.engine.priors import replicate_params, sample_draws
 from alignsim.scenario import Scenario, variable_refs
@@ -24,63 +26,6 @@ FIXED_POINT = 2.0**32
 
 def _fixed(x: Array) -> Array:
     return np.round(np.asarray(x, dtype=np.float64) * FIXED_POINT).astype(np.int64)
-
-
-class FixedSum:
-    """Exact sums of values rounded to multiples of 2**-32, reusing two scratch arrays.
-
-    ``FixedSum(n)(x)`` equals ``int(_fixed(x).sum())`` for any float array ``x`` of length ``n``
-    (``np.round`` with no decimals is ``np.rint``), without allocating per call.
-    """
-
-    def __init__(self, n: int) -> None:
-        self._f = np.empty(n, dtype=np.float64)
-        self._i = np.empty(n, dtype=np.int64)
-
-    def __call__(self, x: Array) -> int:
-        np.multiply(x, FIXED_POINT, out=self._f)
-        np.rint(self._f, out=self._f)
-        np.copyto(self._i, self._f, casting="unsafe")
-        return int(self._i.sum())
-
-
-class FixedRowSums:
-    """``FixedSum`` for every row of a (rows, n) matrix at once: shape (rows,) int64 sums.
-
-    Row ``r`` of the result equals ``FixedSum(n)(x[r])``: the rounding is element by element and
-    integer sums do not depend on the order of addition. With ``bound`` (every |x| <= bound, e.g.
-    clipped variables) and n * bound * 2**32 < 2**53, the rounded values are summed as doubles:
-    every partial sum is then an integer below 2**53, exact in any order, so the integer cast of
-    each element is skipped.
-    """
-
-    def __init__(self, rows: int, n: int, bound: float | None = None) -> None:
-        self._f = np.empty((rows, n), dtype=np.float64)
-        self._exact_in_float = bound is not None and n * bound * FIXED_POINT < 2.0**53
-        self._i = None if self._exact_in_float else np.empty((rows, n), dtype=np.int64)
-
-    def __call__(self, x: Array) -> Array:
-        np.multiply(x, FIXED_POINT, out=self._f)
-        np.rint(self._f, out=self._f)
-        if self._exact_in_float:
-            return self._f.sum(axis=1).astype(np.int64)
-        np.copyto(self._i, self._f, casting="unsafe")
-        return self._i.sum(axis=1)
-
-
-def _bin_index(x: Array, edges: Array) -> Array:
-    """``np.searchsorted(edges, x, side="right")`` for evenly spaced ``edges``, in O(n).
-
-    The arithmetic guess is at most one bin off near an edge; comparing with the edges
-    themselves corrects it, so the result is exactly searchsorted's.
-    """
-    nb = len(edges) - 1
-    guess = np.floor((x - edges[0]) * (nb / (edges[-1] - edges[0]))) + 1.0
-    idx = np.clip(np.nan_to_num(guess, nan=nb + 1.0), 0, nb + 1).astype(np.intp)
-    padded = np.concatenate([[-np.inf], edges, [np.inf]])  # padded[i] = edges[i - 1]
-    idx -= x < padded[idx]          # guess too high: x below the bin's lower edge
-    idx += x >= padded[idx + 1]     # guess too low: x at or above the bin's upper edge
-    return idx
 
 
 @dataclass
@@ -159,27 +104,14 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
     recorded: dict[str, Array] = {}
     focal = model.focal
     values = {v.ref: v for a in model.agents for v in a.variables}
-    fixed_sum = FixedSum(n)
-    state = model.state_matrix[:model.n_variables]  # rows in the model's order; totals in ``refs`` order
-    var_order = np.array([model.row_of[r] for r in refs], dtype=np.intp)
-    bound = max((max(abs(lo), abs(hi)) for v in model.variables for lo, hi in [v.bounds]), default=0.0)
-    variable_sums = FixedRowSums(len(state), n, bound)
-    contribution_sums = FixedRowSums(len(drivers), n)
-    member_f = np.empty(n)
+    var_rows = np.array([model.row_of[r] for r in refs], dtype=np.intp)  # totals in ``refs`` order
+    draw_local = draw_local.astype(np.intp)
     for step in range(1, T + 1):
         model.step()
-        t = step - 1
-        totals.member[t] = int(focal.member.sum())
-        np.copyto(member_f, focal.member)
-        totals.member_by_draw[t] = np.bincount(draw_local, weights=member_f, minlength=len(draw_ids))
-        totals.gap[t] = fixed_sum(focal.gap)
-        totals.gap_hist[t] = np.bincount(_bin_index(focal.gap, edges), minlength=len(edges) + 1)
-        if drivers:
-            totals.contributions[t] = contribution_sums(focal.contributions)
-            contrib_sum += focal.contributions
-        if refs:
-            totals.variables[t] = variable_sums(state)[var_order]
-        shock_log.add(step, model.shocks)
+        record_quarter(step - 1, step, focal.member, draw_local, focal.gap, edges, focal.contributions,
+                       model.state_matrix, var_rows, model.shock_matrix, totals.member, totals.member_by_draw,
+                       totals.gap, totals.gap_hist, totals.contributions, totals.variables, contrib_sum,
+                       shock_log.first, shock_log.count, shock_log.bits)
         for ref in record.get(step, ()):
             recorded[f"at.{step}.{ref}"] = values[ref].value.astype(np.float32)
         if step == event_step:
@@ -214,18 +146,22 @@ class ShockLog:
     Columns (shape (replicates,) each): ``shock_first.K`` (int16, first step it fired, -1 if
     never), ``shock_count.K`` (int16, quarters it fired) and ``shock_bits.K`` (uint64, bit
     ``t - 1`` set if it fired at step ``t``, for steps 1..64). Per-replicate, so the record does
-    not depend on the batch size; 8 shocks take 96 MB at 10^6 replicates.
+    not depend on the batch size; 8 shocks take 96 MB at 10^6 replicates. Held as (shocks,
+    replicates) arrays ``first``, ``count`` and ``bits``, which ``kernels.record_quarter`` fills.
     """
 
     BITS = 64
 
     def __init__(self, shocks: list[str], n: int) -> None:
-        self.first = {k: np.full(n, -1, np.int16) for k in shocks}
-        self.count = {k: np.zeros(n, np.int16) for k in shocks}
-        self.bits = {k: np.zeros(n, np.uint64) for k in shocks}
+        self.names = list(shocks)
+        self.first = np.full((len(shocks), n), -1, np.int16)
+        self.count = np.zeros((len(shocks), n), np.int16)
+        self.bits = np.zeros((len(shocks), n), np.uint64)
 
     def add(self, step: int, fired: dict[str, Array]) -> None:
-        for k, f in fired.items():
+        """Record one quarter's shocks (``fired``: name -> (replicates,) bool), in numpy."""
+        for k, name in enumerate(self.names):
+            f = fired[name]
             self.first[k][(self.first[k] < 0) & f] = step
             self.count[k] += f
             if step <= self.BITS:
@@ -233,10 +169,10 @@ class ShockLog:
 
     def columns(self) -> dict[str, Array]:
         out: dict[str, Array] = {}
-        for k in self.first:
-            out[f"shock_first.{k}"] = self.first[k]
-            out[f"shock_count.{k}"] = self.count[k]
-            out[f"shock_bits.{k}"] = self.bits[k]
+        for k, name in enumerate(self.names):
+            out[f"shock_first.{name}"] = self.first[k]
+            out[f"shock_count.{name}"] = self.count[k]
+            out[f"shock_bits.{name}"] = self.bits[k]
         return out
 
 

@@ -22,7 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from alignsim.engine.kernels import KIND_CODES, advance_block
+
 Array = np.ndarray
+KIND_PARAMS = {"shock_level": ("speed", "baseline"), "partial_adjustment": ("speed", "base"),
+               "logistic_growth": ("rate",), "redraw_on_shock": ("low", "high"), "product": ()}
 
 
 @dataclass
@@ -170,13 +174,55 @@ class KindBlock:
         self.reset_max = np.array([v.reset == "max" for v in variables])[:, None]
         self.low = np.array([v.bounds[0] for v in variables])[:, None]
         self.high = np.array([v.bounds[1] for v in variables])[:, None]
+        self._compile(row_of, shock_row)
+
+    def _compile(self, row_of: dict[str, int], shock_row: dict[str, int]) -> None:
+        """The block as a ``kernels.advance_block`` program and coefficient table (see there)."""
+        rows: list[Array] = []
+        n = len(self.variables[0].initial)
+
+        def row(values: Array) -> int:
+            rows.append(values)
+            return len(rows) - 1
+
+        bodies = []
+        for v in self.variables:
+            names = KIND_PARAMS[v.kind]
+            body = [len(names), *(row(v.params[k]) for k in names), len(v.inputs)]
+            body += [i for r, c in v.inputs for i in (row_of[r], row(c))]
+            body += [len(v.jumps), *(i for s, c in v.jumps for i in (shock_row[s], row(c)))]
+            body += [len(v.resets), *(i for s, c in v.resets for i in (shock_row[s], row(c)))]
+            body += [row(v.noise) if v.noise is not None else -1, len(v.redraw_on)]
+            body += [shock_row[s] for s in v.redraw_on]
+            bodies.append(body)
+        offsets, at = [], len(bodies) + 1
+        for body in bodies:
+            offsets.append(at)
+            at += len(body)
+        self._program = np.array(offsets + [at] + [i for b in bodies for i in b], dtype=np.int64)
+        self._table = np.stack(rows) if rows else np.empty((0, n))
+        self._code = KIND_CODES[self.kind]
+        self._low, self._high = self.low[:, 0].copy(), self.high[:, 0].copy()
+        self._reset_max = self.reset_max[:, 0].copy()
+        self._drive = np.empty(n)
+        self._none = np.empty((0, n))
 
     def advance(self, state: Array, shocks: Array, uniform, normal) -> Array:
         """The block's values next quarter, shape (variables, replicates), from ``state`` (not written).
 
         ``shocks`` is the (shocks, replicates) bool matrix of this quarter;
-        ``uniform(purposes)``/``normal(purposes)`` give one row of draws per purpose.
+        ``uniform(purposes)``/``normal(purposes)`` give one row of draws per purpose. The compiled
+        ``kernels.advance_block``; ``advance_numpy`` is the same in numpy (the reference).
         """
+        u = uniform([f"redraw:{ref}" for ref in self.refs]) if self.kind == "redraw_on_shock" else self._none
+        z = normal([f"noise:{self.refs[i]}" for i in self.noisy]) if len(self.noisy) else self._none
+        out = np.empty((len(self.variables), state.shape[1]))
+        advance_block(self._code, self._program, self._table, state, self.start, shocks, z, u,
+                      self._low, self._high, self._reset_max, out, self._drive)
+        return out
+
+    def advance_numpy(self, state: Array, shocks: Array, uniform, normal) -> Array:
+        """``advance`` in numpy array operations (the reference the compiled kernel must equal)."""
         x = state[self.start:self.stop]
         drive = np.zeros_like(x)
         for t in self.inputs:

@@ -1,0 +1,284 @@
+"""Compiled (numba) loops for the engine's hot path: one quarter of a mechanism block, the
+focal state's decision and the per-quarter totals.
+
+Each kernel does, element by element, the same IEEE double operations in the same order as
+the numpy expressions it replaces (``mechanisms.core_update``, ``agents.FocalAgent.decide``,
+``ensemble.FixedRowSums``), so results are equal bit for bit: numba compiles without fast-math,
+so no multiply-add is fused and no sum is reassociated. The one transcendental function here,
+``exp`` in the decision's logistic, is the C library's in both: numpy calls libm's ``exp`` for
+float64 on CPUs without AVX-512F, and numba lowers ``math.exp`` to the same libm call (the
+reference-path comparison in tests/test_kernels.py checks this on the machine it runs on).
+``tanh`` and the normal quantile stay in numpy/scipy (numpy has its own SIMD ``tanh``).
+
+A mechanism block is described by an int64 ``program`` and a float64 ``table`` (rows of
+per-replicate coefficients), built once per batch by ``mechanisms.KindBlock``:
+
+    program = [offset of variable 0, offset of variable 1, ..., end, <variable 0>, <variable 1>, ...]
+    <variable> = n_params, param rows..., n_inputs, (state row, table row) x n_inputs,
+                 n_jumps, (shock row, table row) x n_jumps, n_resets, (shock row, table row) x n_resets,
+                 noise table row (-1: none), n_redraw, shock rows...
+
+Shapes: ``state`` (rows, n), ``shocks`` (shocks, n) bool, ``table`` (table rows, n), ``z`` / ``u``
+(noisy / redrawn variables of the block, n), ``out`` (block variables, n), ``drive`` (n,).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+KIND_CODES = {"shock_level": 0, "partial_adjustment": 1, "logistic_growth": 2, "redraw_on_shock": 3, "product": 4}
+FIXED_POINT = 2.0**32
+
+
+@njit(cache=True, inline="always")
+def _maximum(a, b):
+    """np.maximum for doubles: NaN if either is NaN, else the larger (``a`` when equal)."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a >= b else b
+
+
+@njit(cache=True, inline="always")
+def _clip(x, lo, hi):
+    """np.clip for doubles: min(max(x, lo), hi), NaN kept."""
+    if x != x:
+        return x
+    y = x if x > lo else lo
+    return y if y < hi else hi
+
+
+CHUNK = 1024  # replicates per pass: a block's rows of one chunk stay in the L1/L2 cache
+
+
+@njit(cache=True)
+def advance_block(kind, program, table, state, start, shocks, z, u, low, high, reset_max, out, drive):
+    """One quarter of a block of variables of one kind; writes ``out`` (does not touch ``state``).
+
+    Replicates are taken ``CHUNK`` at a time; each variable's update is a few passes over the
+    chunk, each pass a loop over contiguous views from index 0 (so LLVM vectorises it).
+    """
+    nv = out.shape[0]
+    n = out.shape[1]
+    for c0 in range(0, n, CHUNK):
+        c1 = min(n, c0 + CHUNK)
+        m = c1 - c0
+        d = drive[:m]
+        noisy = 0
+        for v in range(nv):
+            p = program[v]
+            x = state[start + v, c0:c1]
+            o = out[v, c0:c1]
+            n_par = program[p]
+            par0 = program[p + 1] if n_par > 0 else 0
+            par1 = program[p + 2] if n_par > 1 else 0
+            p += 1 + n_par
+            n_in = program[p]
+            p += 1
+            if kind != 4:
+                for i in range(m):
+                    d[i] = 0.0
+                for k in range(n_in):
+                    src = state[program[p + 2 * k], c0:c1]
+                    c = table[program[p + 2 * k + 1], c0:c1]
+                    for i in range(m):
+                        d[i] = d[i] + c[i] * src[i]
+            if kind == 0:  # shock_level: x + speed (baseline - x) + drive
+                sp, bl = table[par0, c0:c1], table[par1, c0:c1]
+                for i in range(m):
+                    o[i] = x[i] + sp[i] * (bl[i] - x[i]) + d[i]
+            elif kind == 1:  # partial_adjustment: x + speed (base + drive - x)
+                sp, bs = table[par0, c0:c1], table[par1, c0:c1]
+                for i in range(m):
+                    o[i] = x[i] + sp[i] * (bs[i] + d[i] - x[i])
+            elif kind == 2:  # logistic_growth: x + rate x (1 - x) + drive
+                r = table[par0, c0:c1]
+                for i in range(m):
+                    o[i] = x[i] + r[i] * x[i] * (1.0 - x[i]) + d[i]
+            elif kind == 4:  # product: prod_k (c_k v_k)
+                for i in range(m):
+                    o[i] = 1.0
+                for k in range(n_in):
+                    src = state[program[p + 2 * k], c0:c1]
+                    c = table[program[p + 2 * k + 1], c0:c1]
+                    for i in range(m):
+                        o[i] = o[i] * (c[i] * src[i])
+            p += 2 * n_in
+            n_jump = program[p]
+            jumps = p + 1
+            p += 1 + 2 * n_jump
+            n_reset = program[p]
+            resets = p + 1
+            p += 1 + 2 * n_reset
+            noise_row = program[p]
+            n_redraw = program[p + 1]
+            redraw = p + 2
+            if kind == 3:  # redraw_on_shock: low + (high - low) u where a listed shock fired, else x; + drive
+                lo, hi = table[par0, c0:c1], table[par1, c0:c1]
+                uv = u[v, c0:c1]
+                for i in range(m):
+                    fired = False
+                    for k in range(n_redraw):
+                        fired = fired | shocks[program[redraw + k], c0 + i]
+                    fresh = lo[i] + (hi[i] - lo[i]) * uv[i]
+                    o[i] = (fresh if fired else x[i]) + d[i]
+            for k in range(n_jump):
+                sh = shocks[program[jumps + 2 * k], c0:c1]
+                c = table[program[jumps + 2 * k + 1], c0:c1]
+                for i in range(m):
+                    o[i] = o[i] + c[i] * (1.0 if sh[i] else 0.0)
+            if noise_row >= 0:
+                sd = table[noise_row, c0:c1]
+                zz = z[noisy, c0:c1]
+                noisy += 1
+                for i in range(m):
+                    o[i] = o[i] + sd[i] * zz[i]
+            rmax = reset_max[v]
+            for k in range(n_reset):
+                sh = shocks[program[resets + 2 * k], c0:c1]
+                level = table[program[resets + 2 * k + 1], c0:c1]
+                for i in range(m):
+                    if sh[i]:
+                        o[i] = _maximum(o[i], level[i]) if rmax else level[i]
+            lo_b, hi_b = low[v], high[v]
+            for i in range(m):
+                o[i] = _clip(o[i], lo_b, hi_b)
+
+
+@njit(cache=True)
+def weighted_rows(state, rows, weights, out):
+    """out[k] = weights[k] * state[rows[k]] (the drivers' signed contributions)."""
+    for k in range(rows.shape[0]):
+        src = state[rows[k]]
+        w = weights[k]
+        o = out[k]
+        for i in range(out.shape[1]):
+            o[i] = w[i] * src[i]
+
+
+@njit(cache=True, inline="always")
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@njit(cache=True)
+def decide(contributions, barrier, u, join_i, leave_i, suspend_i, resume_i, sexit_i, flags,
+           join_shift, leave_shift, step, status, pull, gap, new_status, first_entry, first_exit,
+           first_suspension, switches):
+    """One quarter's membership transitions (``agents.FocalAgent`` explains the rule).
+
+    ``flags``: (has suspend, has resume, has suspended-exit) intercepts. Writes ``pull`` (the
+    column sums of ``contributions``, added row by row), ``gap``, ``new_status`` and updates the
+    first-event steps and ``switches`` in place.
+    """
+    K, n = contributions.shape
+    has_suspend, has_resume, has_sexit = flags[0] != 0, flags[1] != 0, flags[2] != 0
+    for i in range(n):
+        acc = contributions[0, i] if K > 0 else 0.0
+        for k in range(1, K):
+            acc = acc + contributions[k, i]
+        pull[i] = acc
+        g = acc - barrier[i]
+        gap[i] = g
+        st = status[i]
+        member = st == 1
+        suspended = st == 2
+        if member:
+            first = leave_i[i] - g + leave_shift[i]
+        else:
+            first = join_i[i] + g + join_shift[i]
+        if suspended:
+            first = (sexit_i[i] - g + leave_shift[i]) if has_sexit else -np.inf
+        p_first = _sigmoid(first)
+        ui = u[i]
+        move_first = ui < p_first
+        second = False
+        if has_suspend and member and not move_first:
+            second = ui < p_first + (1.0 - p_first) * _sigmoid(suspend_i[i] - g)
+        if has_resume and suspended and not move_first:
+            second = ui < p_first + (1.0 - p_first) * _sigmoid(resume_i[i] + g)
+        new = st
+        if move_first:
+            if st == 0:
+                new = 1
+                if first_entry[i] < 0:
+                    first_entry[i] = step
+            else:
+                new = 0
+                if first_exit[i] < 0:
+                    first_exit[i] = step
+        elif second:
+            if member:
+                new = 2
+                if first_suspension[i] < 0:
+                    first_suspension[i] = step
+            else:
+                new = 1
+        if move_first or second:
+            switches[i] += 1
+        new_status[i] = new
+
+
+@njit(cache=True, inline="always")
+def _fixed(x):
+    return np.int64(np.rint(x * FIXED_POINT))
+
+
+@njit(cache=True)
+def record_quarter(t, step, member, draw_local, gap, edges, contributions, state, var_rows, shocks,
+                   member_total, member_by_draw, gap_total, gap_hist, contribution_totals, variable_totals,
+                   contrib_sum, shock_first, shock_count, shock_bits):
+    """The quarter's totals (``ensemble.QuarterTotals`` row ``t``) and the shock record, in place.
+
+    Fixed-point sums add int64(rint(x * 2**32)) exactly (order-free); ``gap_hist`` counts
+    searchsorted(edges, gap, side="right"); ``contrib_sum`` adds this quarter's contributions.
+    """
+    n = member.shape[0]
+    count = 0
+    total = np.int64(0)
+    nb = edges.shape[0] - 1
+    lo, hi = edges[0], edges[nb]
+    for i in range(n):
+        if member[i]:
+            count += 1
+            member_by_draw[t, draw_local[i]] += 1
+        g = gap[i]
+        total += _fixed(g)
+        j = 0  # searchsorted(edges, g, "right"): how many edges are <= g
+        if g >= lo:
+            guess = int(math.floor((g - lo) * (nb / (hi - lo)))) + 1 if g < hi else nb + 1
+            j = min(max(guess, 1), nb + 1)
+            while j > 0 and g < edges[j - 1]:
+                j -= 1
+            while j <= nb and g >= edges[j]:
+                j += 1
+        gap_hist[t, j] += 1
+    member_total[t] = count
+    gap_total[t] = total
+    for k in range(contributions.shape[0]):
+        c = contributions[k]
+        cs = contrib_sum[k]
+        acc = np.int64(0)
+        for i in range(n):
+            acc += _fixed(c[i])
+            cs[i] = cs[i] + c[i]
+        contribution_totals[t, k] = acc
+    for r in range(var_rows.shape[0]):
+        x = state[var_rows[r]]
+        acc = np.int64(0)
+        for i in range(n):
+            acc += _fixed(x[i])
+        variable_totals[t, r] = acc
+    bit = np.uint64(1) << np.uint64(step - 1) if step <= 64 else np.uint64(0)
+    for k in range(shocks.shape[0]):
+        f = shocks[k]
+        for i in range(n):
+            if f[i]:
+                if shock_first[k, i] < 0:
+                    shock_first[k, i] = step
+                shock_count[k, i] += 1
+                shock_bits[k, i] |= bit
