@@ -18,9 +18,28 @@ from alignsim.scenario.timeaxis import Quarter
 Array = np.ndarray
 
 
-def compile_variable(ref: str, var: Variable, params: pd.DataFrame) -> CompiledVariable:
+class ParamColumns:
+    """The float columns of a parameter matrix as contiguous (replicates,) arrays, by name.
+
+    One transposed copy of the whole matrix instead of a pandas column look-up per parameter.
+    """
+
+    def __init__(self, params: pd.DataFrame) -> None:
+        names = [c for c in params.columns if c != "draw"]
+        self._row = {name: i for i, name in enumerate(names)}
+        self._values = np.ascontiguousarray(params[names].to_numpy(dtype=np.float64).T)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._row
+
+    def __getitem__(self, name: str) -> Array:
+        return self._values[self._row[name]]
+
+
+def compile_variable(ref: str, var: Variable, params: pd.DataFrame | ParamColumns) -> CompiledVariable:
     """Resolve a variable's priors to the per-replicate columns of ``params``."""
-    col = lambda name: params[name].to_numpy(dtype=np.float64)  # noqa: E731
+    columns = params if isinstance(params, ParamColumns) else ParamColumns(params)
+    col = columns.__getitem__
     return CompiledVariable(
         ref=ref,
         kind=var.kind,
@@ -118,6 +137,7 @@ class AlignmentModel(mesa.Model):
                      else np.zeros(self.n, dtype=np.int64))
         self.axis = scenario.axis
         self.streams = StreamSource(self.seed)
+        frame, params = params, ParamColumns(params)  # the model reads columns; the strategy the frame
         self._prepare_shocks(params)
         refs = variable_refs(scenario)
         compiled = {ref: compile_variable(ref, var, params) for ref, var in refs.items()}
@@ -127,10 +147,10 @@ class AlignmentModel(mesa.Model):
         self._build_state(owners + [focal_vars])
         for (actor, _), blocks in zip(scenario.policies.items(), self._blocks):
             PowerAgent(self, actor, blocks)
-        drivers = [(compiled[f"drivers.{k}"], d.sign * params[f"drivers.{k}.weight"].to_numpy(dtype=np.float64))
+        drivers = [(compiled[f"drivers.{k}"], d.sign * params[f"drivers.{k}.weight"])
                    for k, d in scenario.drivers.items()]
         status = np.full(self.n, STATUS_CODES[scenario.member_at_start.status], dtype=np.int8)
-        intercepts = {name: (params[f"decision.{name}_intercept"].to_numpy(dtype=np.float64)
+        intercepts = {name: (params[f"decision.{name}_intercept"]
                              if getattr(scenario.decision, f"{name}_intercept") is not None else None)
                       for name in ("join", "leave", "suspend", "resume", "suspended_exit")}
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite parameters: see _check_finite
@@ -140,23 +160,23 @@ class AlignmentModel(mesa.Model):
         self.driver_names = list(scenario.drivers)
         read = {ref for v in self.variables for ref, _ in v.inputs}
         self._observed = [name for name in ("member", "tilt") if name in read]
-        self._attach_strategy(scenario, params, record_choices)
+        self._attach_strategy(scenario, params, frame, record_choices)
         self._observe(self._observed)
 
-    def _attach_strategy(self, scenario: Scenario, params: pd.DataFrame, record: bool) -> None:
+    def _attach_strategy(self, scenario: Scenario, params: ParamColumns, frame: pd.DataFrame, record: bool) -> None:
         """Outside options as alternatives (if any) and, for ``powers.model: strategic``, the choice."""
         focal = self.focal
         if scenario.outside_options is not None:
             names = list(scenario.drivers)
             groups = [[names.index(d) for d in ds] for ds in scenario.outside_options.partners.values()]
-            focal.alternatives = Alternatives(groups, params["outside_options.sharpness"].to_numpy(dtype=np.float64))
+            focal.alternatives = Alternatives(groups, params["outside_options.sharpness"])
             with np.errstate(over="ignore", invalid="ignore"):
                 focal.contributions = focal.current_contributions()
                 focal.pull = focal.contributions.sum(axis=0)
                 focal.gap = focal.pull - focal.barrier.value
         self.strategy: Strategy | None = None
         if scenario.powers.model == "strategic":
-            self.strategy = Strategy(self, scenario, params, record=record)
+            self.strategy = Strategy(self, scenario, frame, record=record)
 
     def _build_state(self, owners: list[list[CompiledVariable]]) -> None:
         """One state matrix (rows, replicates): every variable, then ``member`` and ``tilt``.
@@ -208,14 +228,14 @@ class AlignmentModel(mesa.Model):
             self.streams.normals(self.stream_tag + purpose, self.steps, a, b, out=row)
         return out
 
-    def _prepare_shocks(self, params: pd.DataFrame) -> None:
+    def _prepare_shocks(self, params: ParamColumns) -> None:
         s = self.scenario
         self._shock_prob: dict[str, dict[int, Array] | Array] = {}
         for name, shock in s.shocks.items():
             if shock.rate is not None:
-                self._shock_prob[name] = params[f"shocks.{name}.rate"].to_numpy(dtype=np.float64)
+                self._shock_prob[name] = params[f"shocks.{name}.rate"]
             else:
-                p = params[f"shocks.{name}.probability"].to_numpy(dtype=np.float64)
+                p = params[f"shocks.{name}.probability"]
                 self._shock_prob[name] = {self.axis.step_of(Quarter.parse(q)): p for q in shock.schedule}
         self._scripted: dict[int, set[str]] = {}
         for item in s.scripted:
@@ -226,7 +246,7 @@ class AlignmentModel(mesa.Model):
         self._u = np.empty(self.n)
         self._forced = forced_shocks(s)
 
-    def _prepare_decision_points(self, params: pd.DataFrame) -> None:
+    def _prepare_decision_points(self, params: ParamColumns) -> None:
         """Per step, the summed (join, leave) logit shifts of the decision points falling on it."""
         self._points: dict[int, tuple[Array, Array]] = {}
         for i, point in enumerate(self.scenario.decision_points):
@@ -234,9 +254,9 @@ class AlignmentModel(mesa.Model):
             if not 1 <= step <= self.axis.n_steps:
                 continue  # outside the horizon: never comes up
             zero = np.zeros(self.n)
-            join = (params[f"decision_points.{i}.join_shift"].to_numpy(dtype=np.float64)
+            join = (params[f"decision_points.{i}.join_shift"]
                     if point.join_shift is not None else zero)
-            leave = (params[f"decision_points.{i}.leave_shift"].to_numpy(dtype=np.float64)
+            leave = (params[f"decision_points.{i}.leave_shift"]
                      if point.leave_shift is not None else zero)
             j0, l0 = self._points.get(step, (zero, zero))
             self._points[step] = (j0 + join, l0 + leave)
