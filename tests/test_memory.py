@@ -30,3 +30,32 @@ def test_batches_are_freed_without_the_cyclic_collector():
         finally:
             gc.enable()
         assert alive == 0, f"{config}: {alive} batch models still alive (held by reference cycles)"
+
+
+def _same(a, b) -> bool:
+    """Equal, with NaN equal to NaN (summaries hold NaN where a figure is undefined)."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float) and a != a:
+        return b != b
+    return a == b
+
+
+def test_counts_only_give_the_same_summary_as_the_outcome_table():
+    """keep_outcomes=False keeps per-draw event counts only; every headline number is unchanged,
+    for a first entry with a conditional window, a first exit and a suspension backtest."""
+    from alignsim import run_ensemble
+    from alignsim.engine.estimates import conditional_by_draw, summarise
+
+    for config in ("base.yaml", "armenia.yaml", "backtests/uzbekistan-2011Q3.yaml"):
+        s = load_scenario(CONFIG / config)
+        full = run_ensemble(s, replicates=3000, seed=3, draws=70, batch_size=1100, keep_table=False)
+        compact = run_ensemble(s, replicates=3000, seed=3, draws=70, batch_size=700, keep_table=False,
+                               keep_outcomes=False)
+        assert compact.outcomes is None and compact.counts.by_step.shape == (70, s.axis.n_steps + 1)
+        assert full.counts is None and compact.replicates == full.replicates == 3000
+        assert _same(summarise(compact), summarise(full)), config
+        a, b = conditional_by_draw(compact), conditional_by_draw(full)
+        assert (a is None and b is None) or a.equals(b), config

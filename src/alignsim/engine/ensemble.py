@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from alignsim.engine.agents import STATUS_CODES
 from alignsim.engine.kernels import record_quarter
 from alignsim.engine.model import AlignmentModel
 from alignsim.engine.priors import replicate_params, sample_draws
@@ -49,6 +50,57 @@ class QuarterTotals:
         return QuarterTotals(self.n + other.n, self.member + other.member, self.gap + other.gap,
                              self.gap_hist + other.gap_hist, self.contributions + other.contributions,
                              self.variables + other.variables, by_draw, ids)
+
+
+FIRST_EVENT_COLUMNS = {"first_entry": "first_entry_step", "first_exit": "first_exit_step",
+                       "first_suspension": "first_suspension_step"}
+
+
+def event_status(scenario: Scenario) -> str:
+    """The status a ``member_at`` / ``status_at`` question asks about."""
+    return "member" if scenario.event.kind == "member_at" else str(scenario.event.status)
+
+
+def event_steps(scenario: Scenario, outcomes: pd.DataFrame) -> Array:
+    """Step of the scenario's event per replicate (-1 if it did not happen in the horizon).
+
+    First events read their step column; ``member_at`` / ``status_at`` count at the event's
+    date where the status then equals the asked one.
+    """
+    kind = scenario.event.kind
+    if kind in FIRST_EVENT_COLUMNS:
+        return outcomes[FIRST_EVENT_COLUMNS[kind]].to_numpy()
+    step = scenario.axis.step_of(Quarter.parse(scenario.event.date))
+    code = STATUS_CODES[event_status(scenario)]
+    return np.where(outcomes["status_at_event"].to_numpy() == code, step, -1)
+
+
+@dataclass
+class EventCounts:
+    """Replicates per outer draw and step of the scenario's event: all the headline estimates need.
+
+    ``by_step[g, s]`` (shape (draws, steps + 1), int64) counts the replicates of draw
+    ``draws[g]`` (sorted ids) whose event came at step ``s`` (1..T), column 0 those without it
+    in the horizon. A few hundred kB whatever the number of replicates; add two to merge batches.
+    """
+
+    draws: Array
+    by_step: Array
+
+    @classmethod
+    def of(cls, scenario: Scenario, outcomes: pd.DataFrame) -> "EventCounts":
+        """From a replicate table (``draw`` and the event's columns)."""
+        ids, g = np.unique(outcomes["draw"].to_numpy(), return_inverse=True)
+        steps = np.maximum(event_steps(scenario, outcomes), 0).astype(np.int64)
+        width = scenario.axis.n_steps + 1
+        by_step = np.bincount(g * width + steps, minlength=len(ids) * width).reshape(len(ids), width)
+        return cls(ids, by_step.astype(np.int64))
+
+    def __add__(self, other: "EventCounts") -> "EventCounts":
+        ids, inverse = np.unique(np.concatenate([self.draws, other.draws]), return_inverse=True)
+        by_step = np.zeros((len(ids), self.by_step.shape[1]), np.int64)
+        np.add.at(by_step, inverse, np.concatenate([self.by_step, other.by_step]))
+        return EventCounts(ids, by_step)
 
 
 @dataclass
@@ -277,14 +329,19 @@ class EnsembleResult:
     scenario: Scenario
     seed: int
     draws: pd.DataFrame
-    outcomes: pd.DataFrame
+    outcomes: pd.DataFrame | None
     totals: QuarterTotals
     replicates_table: pd.DataFrame | None = None
     extra: dict = field(default_factory=dict)
+    counts: EventCounts | None = None  # kept instead of ``outcomes`` by run_ensemble(keep_outcomes=False)
 
     @property
     def replicates(self) -> int:
-        return len(self.outcomes)
+        return len(self.outcomes) if self.outcomes is not None else int(self.counts.by_step.sum())
+
+    def event_counts(self) -> EventCounts:
+        """The event's counts per draw and step (from ``outcomes`` unless only counts were kept)."""
+        return self.counts if self.counts is not None else EventCounts.of(self.scenario, self.outcomes)
 
 
 def iter_batches(scenario: Scenario, draws: pd.DataFrame, replicates: int, seed: int,
@@ -306,10 +363,15 @@ def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | 
                  keep_table: bool = True,
                  on_batch: Callable[[int, BatchResult], None] | None = None,
                  map_batches: Callable | None = None,
-                 done: dict[int, BatchResult] | None = None, cap_draws: bool = True) -> EnsembleResult:
+                 done: dict[int, BatchResult] | None = None, cap_draws: bool = True,
+                 keep_outcomes: bool = True) -> EnsembleResult:
     """Outer prior draws x inner replicates, in batches; the result does not depend on batch size.
 
     Args:
+        keep_table: keep every batch's full replicate table (``replicates_table``).
+        keep_outcomes: keep the per-replicate outcomes and shock record (``outcomes``, 165 bytes
+            a replicate for the base scenario); False keeps only ``EventCounts`` (per draw and
+            step), enough for ``estimates.summarise``, so memory does not grow with replicates.
         on_batch: called with (batch number, result) as each batch completes (e.g. to save it).
         map_batches: optional parallel map
             ``f(scenario, draw_table, replicates, seed, tasks) -> iterator of (k, BatchResult)``
@@ -337,6 +399,7 @@ def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | 
     parts: dict[int, pd.DataFrame] = {}
     tables: dict[int, pd.DataFrame] = {}
     totals: QuarterTotals | None = None
+    counts: EventCounts | None = None
     def completed():
         yield from done.items()
         for k, res in results:
@@ -346,13 +409,17 @@ def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | 
 
     for k, res in completed():
         totals = res.totals if totals is None else totals + res.totals
-        # .copy(): under pandas copy-on-write a column selection would keep the whole batch alive
-        keep = OUTCOME_COLUMNS + [c for c in EVENT_COLUMNS if c in res.replicates]
-        parts[k] = res.replicates[keep + record_columns(res.replicates)].copy()
+        if keep_outcomes:
+            # .copy(): under pandas copy-on-write a column selection would keep the whole batch alive
+            keep = OUTCOME_COLUMNS + [c for c in EVENT_COLUMNS if c in res.replicates]
+            parts[k] = res.replicates[keep + record_columns(res.replicates)].copy()
+        else:
+            batch_counts = EventCounts.of(scenario, res.replicates)
+            counts = batch_counts if counts is None else counts + batch_counts
         if keep_table:
             tables[k] = res.replicates
-    outcomes = pd.concat([parts[k] for k in sorted(parts)])
-    table = pd.concat([tables[k] for k in sorted(tables)]) if keep_table else None
     if totals is None:
         raise ValueError("an ensemble needs at least one replicate")
-    return EnsembleResult(scenario, seed, draw_table, outcomes, totals, table)
+    outcomes = pd.concat([parts[k] for k in sorted(parts)]) if keep_outcomes else None
+    table = pd.concat([tables[k] for k in sorted(tables)]) if keep_table else None
+    return EnsembleResult(scenario, seed, draw_table, outcomes, totals, table, counts=counts)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alignsim.engine.agents import STATUS_CODES
 from alignsim.engine.base_rate import base_rates
-from alignsim.engine.ensemble import FIXED_POINT, EnsembleResult, gap_bin_edges
+from alignsim.engine.ensemble import (FIRST_EVENT_COLUMNS, FIXED_POINT, EnsembleResult, event_status,  # noqa: F401
+                                      event_steps, gap_bin_edges)
 from alignsim.scenario import Scenario
 from alignsim.scenario.timeaxis import Quarter
 
@@ -76,38 +76,9 @@ def clustered_mean_se(values: np.ndarray, clusters: np.ndarray) -> float:
     return float(np.sqrt(G / (G - 1) * np.sum(resid**2)) / R)
 
 
-def _draw_index(result: EnsembleResult) -> tuple[np.ndarray, int]:
-    """Each replicate's cluster (outer draw) as 0..G-1, and G."""
-    ids, inverse = np.unique(result.outcomes["draw"].to_numpy(), return_inverse=True)
-    return inverse, len(ids)
-
-
 def replicates_per_draw(result: EnsembleResult) -> int:
     """The smallest number of inner replicates behind any outer draw's probability."""
-    return int(np.bincount(_draw_index(result)[0]).min())
-
-
-FIRST_EVENT_COLUMNS = {"first_entry": "first_entry_step", "first_exit": "first_exit_step",
-                       "first_suspension": "first_suspension_step"}
-
-
-def event_status(scenario: Scenario) -> str:
-    """The status a ``member_at`` / ``status_at`` question asks about."""
-    return "member" if scenario.event.kind == "member_at" else str(scenario.event.status)
-
-
-def event_steps(scenario: Scenario, outcomes: pd.DataFrame) -> np.ndarray:
-    """Step of the scenario's event per replicate (-1 if it did not happen in the horizon).
-
-    First events read their step column; ``member_at`` / ``status_at`` count at the event's
-    date where the status then equals the asked one.
-    """
-    kind = scenario.event.kind
-    if kind in FIRST_EVENT_COLUMNS:
-        return outcomes[FIRST_EVENT_COLUMNS[kind]].to_numpy()
-    step = scenario.axis.step_of(Quarter.parse(scenario.event.date))
-    code = STATUS_CODES[event_status(scenario)]
-    return np.where(outcomes["status_at_event"].to_numpy() == code, step, -1)
+    return int(result.event_counts().by_step.sum(axis=1).min())
 
 
 def happened_by(scenario: Scenario, outcomes: pd.DataFrame, by_step: int | None = None) -> np.ndarray:
@@ -126,12 +97,9 @@ def cumulative(result: EnsembleResult) -> pd.DataFrame:
     """P(event by the end of each quarter), with its cluster-robust Wilson interval and se."""
     axis = result.scenario.axis
     T = axis.n_steps
-    steps = event_step(result)
-    g, G = _draw_index(result)
-    hit = steps > 0
-    per_draw = np.bincount(g[hit] * (T + 1) + steps[hit], minlength=G * (T + 1)).reshape(G, T + 1)[:, 1:]
-    k_g = np.cumsum(per_draw, axis=1).T                      # (T, G)
-    ci = clustered_interval(k_g.T, np.bincount(g, minlength=G))
+    counts = result.event_counts().by_step                   # (G, T + 1), column 0: no event
+    k_g = np.cumsum(counts[:, 1:], axis=1).T                 # (T, G)
+    ci = clustered_interval(k_g.T, counts.sum(axis=1))
     return pd.DataFrame({
         "step": np.arange(1, T + 1),
         "quarter": [str(axis.quarter_of(s)) for s in range(1, T + 1)],
@@ -144,11 +112,11 @@ def cumulative(result: EnsembleResult) -> pd.DataFrame:
 def membership(result: EnsembleResult) -> pd.DataFrame:
     """P(member at the end of each quarter), with its cluster-robust Wilson interval."""
     axis = result.scenario.axis
-    ids, inverse = np.unique(result.outcomes["draw"].to_numpy(), return_inverse=True)
+    counts = result.event_counts()
     t = result.totals
-    if not np.array_equal(ids, t.member_draw_ids):
+    if not np.array_equal(counts.draws, t.member_draw_ids):
         raise ValueError("quarter totals and outcomes cover different parameter draws")
-    ci = clustered_interval(t.member_by_draw.T, np.bincount(inverse, minlength=len(ids)))
+    ci = clustered_interval(t.member_by_draw.T, counts.by_step.sum(axis=1))
     return pd.DataFrame({"step": np.arange(1, axis.n_steps + 1),
                          "quarter": [str(axis.quarter_of(s)) for s in range(1, axis.n_steps + 1)],
                          "estimate": result.totals.member / result.totals.n,
@@ -156,9 +124,12 @@ def membership(result: EnsembleResult) -> pd.DataFrame:
 
 
 def per_draw_probability(result: EnsembleResult, by_step: int | None = None) -> pd.Series:
-    """Each outer draw's share of replicates with the event by ``by_step`` (default: horizon)."""
-    hit = happened_by(result.scenario, result.outcomes, by_step)
-    return pd.Series(hit).groupby(result.outcomes["draw"].to_numpy()).mean()
+    """Each outer draw's share of replicates with the event by ``by_step`` (default: horizon),
+    indexed by draw id."""
+    counts = result.event_counts()
+    by_step = result.scenario.axis.n_steps if by_step is None else by_step
+    hits = counts.by_step[:, 1:by_step + 1].sum(axis=1)
+    return pd.Series(hits / counts.by_step.sum(axis=1), index=counts.draws)
 
 
 def epistemic_range(result: EnsembleResult, by_step: int | None = None) -> tuple[float, float]:
@@ -188,11 +159,12 @@ def median_event_quarter(result: EnsembleResult) -> str | None:
     ``member_at`` / ``status_at``, whose 'event' is a status at one fixed date."""
     if result.scenario.event.kind in ("member_at", "status_at"):
         return None
-    steps = event_step(result)
-    steps = np.sort(steps[steps > 0])
-    if steps.size == 0:
+    per_step = result.event_counts().by_step[:, 1:].sum(axis=0)  # events at steps 1..T
+    size = int(per_step.sum())
+    if size == 0:
         return None
-    return str(result.scenario.axis.quarter_of(int(steps[(steps.size - 1) // 2])))
+    step = int(np.searchsorted(np.cumsum(per_step), (size - 1) // 2, side="right")) + 1
+    return str(result.scenario.axis.quarter_of(step))
 
 
 def conditional_window(result: EnsembleResult) -> tuple[np.ndarray, np.ndarray] | None:
@@ -216,13 +188,18 @@ def conditional_by_draw(result: EnsembleResult) -> pd.DataFrame | None:
     Every conditional estimate starts here: ``conditional`` pools the counts; a weighting of
     draws (history matching) weights each draw's ratio ``events / at_risk``.
     """
-    window = conditional_window(result)
-    if window is None:
+    obs = result.scenario.observed
+    if obs is None or obs.occurred or result.scenario.event.kind in ("member_at", "status_at"):
         return None
-    at_risk, hit = window
-    frame = pd.DataFrame({"draw": result.outcomes["draw"].to_numpy(), "replicates": 1,
-                          "at_risk": at_risk.astype(np.int64), "events": hit.astype(np.int64)})
-    return frame.groupby("draw").sum()
+    axis = result.scenario.axis
+    through = axis.step_of(Quarter.parse(obs.through))
+    end = axis.step_of(Quarter.parse(obs.window_end))
+    counts = result.event_counts()
+    c = counts.by_step
+    frame = pd.DataFrame({"replicates": c.sum(axis=1), "at_risk": c[:, 0] + c[:, max(through, 0) + 1:].sum(axis=1),
+                          "events": c[:, max(through, 0) + 1:max(end, through, 0) + 1].sum(axis=1)},
+                         index=pd.Index(counts.draws, name="draw"))
+    return frame
 
 
 def conditional(result: EnsembleResult) -> dict | None:
@@ -298,7 +275,7 @@ def summarise(result: EnsembleResult) -> dict:
         "start": s.start,
         "horizon": s.end,
         "replicates": int(result.replicates),
-        "draws": int(result.outcomes["draw"].nunique()),  # draws with replicates in this run
+        "draws": int(len(result.event_counts().draws)),  # draws with replicates in this run
         "replicates_per_draw": replicates_per_draw(result),
         "monte_carlo_interval": ("Wilson 95% at the cluster-robust effective sample size "
                                  "(replicates clustered by outer parameter draw)"),
