@@ -1,24 +1,30 @@
 """Scale benchmark for the base scenario: prints figures, asserts nothing.
 
     .venv/bin/python benchmarks/bench_scale.py [--config config/base.yaml] [--workers 2]
-        [--sizes 10000,100000,1000000] [--baseline 1000] [--write docs/results/benchmark.md]
+        [--sizes 10000,100000,1000000] [--baseline 1000] [--strategic config/base-strategic.yaml]
+        [--no-startup] [--write docs/results/benchmark.md]
 
-Prints, in one run:
-- the engine's replicate-quarters per second at each size, one process and ``--workers``
-  processes, with peak memory (each size in a fresh subprocess, so peaks do not carry over);
+Prints, in one run (each engine run in a fresh subprocess, so peaks do not carry over; runs keep
+per-draw counts only, ``run_ensemble(keep_table=False, keep_outcomes=False)``):
+- the engine at each size, one process and ``--workers`` processes: wall and CPU seconds
+  (summed over the main process and the workers) and peak memory summed over processes;
+- the numpy reference engine (``engine.reference.numpy_engine``) at 10^5, and its ratio to the
+  compiled one;
+- the strategic powers (``--strategic``) at 10^5: its own line, its ratio to its own
+  random-number floor, to the rule-based engine and to batch_run;
 - the Mesa baseline (``alignsim.engine.mesa_baseline``: scalar state, one replicate per Model, through
   ``mesa.batch_run``, a seed per replicate) on ``--baseline`` replicates, its agreement with the
-  engine (in standard errors) and the throughput ratio;
-- the random-number floor: the time to draw, alone, every uniform/normal the model consumes
+  engine (in standard errors) and the ratio of CPU time per replicate;
+- the random-number floor: the CPU time to draw, alone, every uniform/normal the model consumes
   for the same purposes, steps and replicates, two ways: one ``streams.uniforms`` call each (a
-  fresh generator per call, as before the fused engine) and through one ``streams.StreamSource``
-  into a reused array (the engine's own way, the faster of the two); the ratio is to the latter;
+  fresh generator per call) and through one ``streams.StreamSource`` into a reused array (the
+  engine's own way, the faster of the two); the ratio is to the latter;
 - worker-pool start-up times (local pool: spawn and forkserver; Dask LocalCluster).
 Targets (>= 300x batch_run, <= 2x the floor, 10^6 in <= 10 s on 2 cores, < 1 GB summed over
-processes and flat) are printed next to the figures. The ratios at sizes above ``--baseline``
-use the baseline's per-replicate rate (extrapolated: batch_run is only run on ``--baseline``).
-With ``--write`` the printed lines also go to that Markdown file, stamped with the commit and
-the machine.
+processes and flat) are printed next to the figures. All ratios are of CPU time (the machine
+may be shared). The ratios at sizes above ``--baseline`` use the baseline's per-replicate rate
+(extrapolated: batch_run is only run on ``--baseline``). With ``--write`` the printed lines
+also go to that Markdown file, stamped with the commit and the machine.
 """
 
 from __future__ import annotations
@@ -43,41 +49,53 @@ def _peak_mb() -> tuple[float, float]:
     return me, kids
 
 
-def one_size(config: str, replicates: int, workers: int, seed: int) -> dict:
-    """Run one ensemble (no per-replicate table kept) and report time and peak memory."""
+def one_size(config: str, replicates: int, workers: int, seed: int, reference: bool = False) -> dict:
+    """Run one ensemble (counts only: no per-replicate table or outcomes kept); time, CPU and memory.
+
+    CPU seconds are this process's plus, with workers, each worker's CPU during the run (from
+    ``LocalPool.worker_usage`` before and after). ``reference`` runs the numpy reference engine.
+    """
+    import contextlib
+
     from alignsim import load_scenario
     from alignsim.engine.ensemble import run_ensemble
     from alignsim.engine.estimates import summarise
     from alignsim.engine.parallel import LocalPool
+    from alignsim.engine.reference import numpy_engine
 
     s = load_scenario(config)
     pool = LocalPool(workers) if workers > 1 else None
     try:
+        before = pool.worker_usage() if pool else {}
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
-        ens = run_ensemble(s, replicates, seed, keep_table=False,
-                           map_batches=pool.map_batches if pool else None)
+        with numpy_engine() if reference else contextlib.nullcontext():
+            ens = run_ensemble(s, replicates, seed, keep_table=False, keep_outcomes=False,
+                               map_batches=pool.map_batches if pool else None)
         seconds = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+        after = pool.worker_usage() if pool else {}
         p = summarise(ens)["probability"]
-        worker_mb = pool.worker_peak_mb() if pool else 0.0
     finally:
         if pool is not None:
             pool.close()
+    worker_cpu = sum(c - before.get(pid, (0.0, 0.0))[1] for pid, (_, c) in after.items())
     me, _ = _peak_mb()
-    return {"replicates": replicates, "workers": workers, "seconds": seconds,
+    return {"replicates": replicates, "workers": workers, "seconds": seconds, "cpu_seconds": cpu + worker_cpu,
             "rep_quarters_per_s": replicates * s.axis.n_steps / seconds,
-            "peak_mb_main": me, "peak_mb_worker": worker_mb,
+            "peak_mb_main": me, "peak_mb_workers": [mb for mb, _ in after.values()],
             "estimate": p["estimate"], "se": p["se"], "startup_s": pool.startup_seconds if pool else 0.0}
 
 
-def in_subprocess(config: str, replicates: int, workers: int, seed: int) -> dict:
+def in_subprocess(config: str, replicates: int, workers: int, seed: int, reference: bool = False) -> dict:
     cmd = [sys.executable, __file__, "--one", str(replicates), "--workers", str(workers),
-           "--config", config, "--seed", str(seed)]
+           "--config", config, "--seed", str(seed)] + (["--reference"] if reference else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def random_floor(config: str, replicates: int, seed: int) -> tuple[float, float, int]:
-    """Seconds to draw every random number a run of ``replicates`` consumes, two ways, and how many calls.
+    """CPU seconds to draw every random number a run of ``replicates`` consumes, two ways, and how many calls.
 
     Returns (one ``streams.uniforms``/``normals`` call per draw, the same draws through one
     ``StreamSource`` into a reused array, draws per batch).
@@ -113,19 +131,19 @@ def random_floor(config: str, replicates: int, seed: int) -> tuple[float, float,
     finally:
         streams.StreamSource.uniforms, streams.StreamSource.normals = real_u, real_n
     bounds = batch_bounds(replicates, s.monte_carlo.batch_size)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for a, b in bounds:
         for kind, purpose, step in calls:
             (streams.uniforms if kind == "u" else streams.normals)(seed, purpose, step, a, b)
-    per_call = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    per_call = time.process_time() - t0
+    t0 = time.process_time()
     source = streams.StreamSource(seed)
     buffer = np.empty(max(b - a for a, b in bounds))
     for a, b in bounds:
         out = buffer[:b - a]
         for kind, purpose, step in calls:
             (source.uniforms if kind == "u" else source.normals)(purpose, step, a, b, out=out)
-    return per_call, time.perf_counter() - t0, len(calls)
+    return per_call, time.process_time() - t0, len(calls)
 
 
 def baseline(config: str, replicates: int, seed: int) -> dict:
@@ -134,10 +152,12 @@ def baseline(config: str, replicates: int, seed: int) -> dict:
 
     s = load_scenario(config)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     out = batch_run_outcomes(s, replicates, seed)
     seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     p = float((out["first_entry_step"] > 0).mean())
-    return {"replicates": replicates, "seconds": seconds, "estimate": p,
+    return {"replicates": replicates, "seconds": seconds, "cpu_seconds": cpu, "estimate": p,
             "se": (p * (1 - p) / replicates) ** 0.5, "rep_quarters_per_s": replicates * s.axis.n_steps / seconds}
 
 
@@ -158,16 +178,20 @@ def startup_times(workers: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default="config/base.yaml")
+    ap.add_argument("--strategic", default="config/base-strategic.yaml",
+                    help="the strategic-powers scenario for its own line ('' to skip)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--baseline", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=20170706)
+    ap.add_argument("--no-startup", action="store_true", help="skip the pool start-up timings")
     ap.add_argument("--write", default="docs/results/benchmark.md",
                     help="Markdown file for the figures ('' to skip)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
-        builtins.print(json.dumps(one_size(a.config, a.one, a.workers, a.seed)))
+        builtins.print(json.dumps(one_size(a.config, a.one, a.workers, a.seed, a.reference)))
         return
 
     from alignsim.runs.folder import cpu_name, versions
@@ -178,47 +202,73 @@ def main() -> None:
         lines.append(text)
         builtins.print(text, flush=True)
 
+    def engine_line(label: str, r: dict) -> None:
+        mem = r["peak_mb_main"] + sum(r["peak_mb_workers"])
+        workers = (f" + {len(r['peak_mb_workers'])} workers " + "/".join(f"{m:.0f}" for m in r["peak_mb_workers"])
+                   if r["peak_mb_workers"] else "")
+        print(f"{label:10s} {r['replicates']:>9,} replicates  {r['workers']} proc  {r['seconds']:7.2f} s wall  "
+              f"{r['cpu_seconds']:7.2f} s CPU  peak {mem:5.0f} MB summed (main {r['peak_mb_main']:.0f}{workers})  "
+              f"P = {r['estimate']:.4f} +/- {r['se']:.4f}")
+
     v = versions()
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical cores); Python {v['python']}, numpy {v['numpy']}, "
           f"mesa {v['mesa']}; config {a.config}, seed {a.seed}; load average at start {os.getloadavg()[0]:.1f}")
+    print("Ratios use CPU seconds (user + system, summed over processes), so other load on the machine "
+          "inflates them less than wall-clock times.")
     sizes = [int(x) for x in a.sizes.split(",")]
+    n_ref = min(100_000, max(sizes))
     rows = []
     for workers in sorted({1, a.workers}):
         for n in sizes:
             r = in_subprocess(a.config, n, workers, a.seed)
             rows.append(r)
-            print(f"engine  {n:>9,} replicates  {workers} proc  {r['seconds']:7.2f} s  "
-                  f"{r['rep_quarters_per_s'] / 1e6:6.2f} M rep-quarters/s  peak {r['peak_mb_main']:6.0f} MB main"
-                  + (f", {r['peak_mb_worker']:5.0f} MB per worker" if workers > 1 else "")
-                  + f"  P = {r['estimate']:.4f} +/- {r['se']:.4f}", flush=True)
+            engine_line("engine", r)
+    ref = in_subprocess(a.config, n_ref, 1, a.seed, reference=True)
+    engine_line("numpy ref", ref)
+    strat = in_subprocess(a.strategic, n_ref, 1, a.seed) if a.strategic else None
+    if strat:
+        engine_line("strategic", strat)
 
     b = baseline(a.config, a.baseline, a.seed)
-    ref = max((r for r in rows if r["workers"] == 1), key=lambda r: r["replicates"])
-    z = abs(b["estimate"] - ref["estimate"]) / (b["se"] ** 2 + ref["se"] ** 2) ** 0.5
-    print(f"mesa.batch_run baseline  {b['replicates']:,} replicates  {b['seconds']:.2f} s  "
-          f"{b['rep_quarters_per_s']:,.0f} rep-quarters/s  P = {b['estimate']:.4f} +/- {b['se']:.4f} "
-          f"({z:.2f} SE from the engine's {ref['estimate']:.4f}; target < 3)")
+    one = [r for r in rows if r["workers"] == 1]
+    top = max(one, key=lambda r: r["replicates"])
+    z = abs(b["estimate"] - top["estimate"]) / (b["se"] ** 2 + top["se"] ** 2) ** 0.5
+    base_rate = b["cpu_seconds"] / b["replicates"]  # batch_run CPU seconds per replicate
+    print(f"mesa.batch_run baseline  {b['replicates']:,} replicates  {b['seconds']:.2f} s wall  {b['cpu_seconds']:.2f} s CPU  "
+          f"P = {b['estimate']:.4f} +/- {b['se']:.4f} ({z:.2f} SE from the engine's {top['estimate']:.4f}; target < 3)")
     for r in rows:
         extrapolated = " (batch_run rate extrapolated from its run)" if r["replicates"] > b["replicates"] else ""
         print(f"  engine/batch_run at {r['replicates']:>9,} x {r['workers']} proc: "
-              f"{r['rep_quarters_per_s'] / b['rep_quarters_per_s']:7.0f}x (target >= 300x in one process){extrapolated}")
+              f"{base_rate * r['replicates'] / r['cpu_seconds']:7.0f}x by CPU time "
+              f"(target >= 300x in one process){extrapolated}")
 
-    n_floor = min(100_000, max(sizes))
-    per_call_s, floor_s, n_calls = random_floor(a.config, n_floor, a.seed)
-    eng = next((r for r in rows if r["workers"] == 1 and r["replicates"] == n_floor), None)
-    print(f"random-number floor at {n_floor:,} replicates ({n_calls} stream draws per batch): "
-          f"{floor_s:.2f} s through one StreamSource, {per_call_s:.2f} s as separate streams.uniforms calls"
-          + (f"; engine {eng['seconds']:.2f} s = {eng['seconds'] / floor_s:.1f}x the floor (target <= 2x)" if eng else ""))
+    per_call_s, floor_s, n_calls = random_floor(a.config, n_ref, a.seed)
+    eng = next((r for r in one if r["replicates"] == n_ref), None)
+    print(f"random-number floor at {n_ref:,} replicates ({n_calls} stream draws per batch): "
+          f"{floor_s:.2f} s CPU through one StreamSource, {per_call_s:.2f} s as separate streams.uniforms calls")
+    if eng:
+        print(f"  engine {eng['cpu_seconds']:.2f} s CPU = {eng['cpu_seconds'] / floor_s:.1f}x the floor (target <= 2x); "
+              f"numpy reference {ref['cpu_seconds']:.2f} s CPU = {ref['cpu_seconds'] / floor_s:.1f}x, "
+              f"{ref['cpu_seconds'] / eng['cpu_seconds']:.1f}x the compiled engine")
+    if strat:
+        s_floor = random_floor(a.strategic, n_ref, a.seed)[1]
+        print(f"strategic powers ({a.strategic}) at {n_ref:,}: {strat['cpu_seconds']:.2f} s CPU = "
+              f"{strat['cpu_seconds'] / s_floor:.1f}x its own floor ({s_floor:.2f} s), "
+              f"{strat['cpu_seconds'] / eng['cpu_seconds'] if eng else float('nan'):.2f}x the rule-based engine, "
+              f"{base_rate * n_ref / strat['cpu_seconds']:.0f}x batch_run (rule-based baseline, by CPU time)")
 
-    for name, sec in startup_times(a.workers).items():
-        print(f"start-up of a {a.workers}-worker {name}: {sec:.2f} s")
+    if not a.no_startup:
+        for name, sec in startup_times(a.workers).items():
+            print(f"start-up of a {a.workers}-worker {name}: {sec:.2f} s")
 
-    big = [r for r in rows if r["replicates"] == max(sizes)]
-    for r in big:
-        print(f"10^6-class run ({r['replicates']:,}) with {r['workers']} proc: {r['seconds']:.1f} s (target <= 10 s on 2 cores)")
-    peaks = [r["peak_mb_main"] + r["workers"] * r["peak_mb_worker"] for r in rows]
+    for r in [r for r in rows if r["replicates"] == max(sizes)]:
+        print(f"largest run ({r['replicates']:,}) with {r['workers']} proc: {r['seconds']:.1f} s wall, "
+              f"{r['cpu_seconds']:.1f} s CPU (target 10^6 <= 10 s on 2 cores)")
+    for workers in sorted({r["workers"] for r in rows}):
+        peaks = [(r["replicates"], r["peak_mb_main"] + sum(r["peak_mb_workers"])) for r in rows if r["workers"] == workers]
+        print(f"peak memory summed over processes, {workers} proc: "
+              + ", ".join(f"{n:,}: {mb:.0f} MB" for n, mb in peaks) + " (target < 1024 MB, flat)")
     print(f"load average at end {os.getloadavg()[0]:.1f} (other processes share the {os.cpu_count()} cores)")
-    print(f"peak memory (main + workers) over all sizes: {min(peaks):.0f}-{max(peaks):.0f} MB (target < 1024 MB, flat)")
     if a.write:
         write_results(Path(a.write), lines, sys.argv[1:])
 
@@ -241,8 +291,8 @@ def write_results(path: Path, lines: list[str], argv: list[str]) -> None:
             f"- commit: `{commit}`{' (with uncommitted changes)' if dirty else ''}",
             f"- machine: {cpu_name()}, {os.cpu_count()} logical cores, {platform.platform()}",
             f"- measured: {stamp}; command: `python benchmarks/bench_scale.py {' '.join(argv)}`",
-            "- timings are wall-clock on a machine that may be shared: compare the ratios, which are",
-            "  measured in the same run, rather than absolute seconds across runs.", "", "```", *lines, "```", ""]
+            "- ratios are of CPU seconds measured in the same run; wall-clock seconds depend on what",
+            "  else the machine was doing.", "", "```", *lines, "```", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(page))
     builtins.print(f"wrote {path}")

@@ -100,6 +100,15 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _usage() -> tuple[int, float, float]:
+    """(process id, peak resident MB, CPU seconds user + system) of this worker."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    time.sleep(0.05)  # hold this worker, so the other workers answer the other probes
+    return os.getpid(), r.ru_maxrss / 1024, r.ru_utime + r.ru_stime
+
+
 def _pool_task(digest: str, payload: bytes, replicates: int, seed: int, k: int, start: int, stop: int):
     from alignsim.engine.ensemble import run_batch
 
@@ -190,6 +199,11 @@ class LocalPool:
     def worker_peak_mb(self) -> float:
         """The largest peak resident memory (MB) among the workers that answer (for benchmarks)."""
         return max(f.result() for f in [self._pool.submit(_peak_rss_mb) for _ in range(4 * self.workers)])
+
+    def worker_usage(self) -> dict[int, tuple[float, float]]:
+        """Per worker process id: (peak resident MB, CPU seconds so far), for benchmarks."""
+        answers = [f.result() for f in [self._pool.submit(_usage) for _ in range(4 * self.workers)]]
+        return {pid: (mb, cpu) for pid, mb, cpu in answers}
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
