@@ -130,11 +130,14 @@ def _empty_by_draw(draw: Array, T: int) -> tuple[Array, Array]:
     return np.zeros((T, len(ids)), np.int64), ids
 
 
-def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = False) -> BatchResult:
+def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = False,
+             outcomes_only: bool = False) -> BatchResult:
     """Run the model over one parameter matrix (one row per replicate).
 
     ``params`` has a column per prior path (see ``priors.replicate_params``), optionally ``draw``;
-    its index is the replicates' global numbers, which select their random numbers.
+    its index is the replicates' global numbers, which select their random numbers. With
+    ``outcomes_only`` the replicate table has only ``OUTCOME_COLUMNS`` (and ``status_at_event``):
+    what ``EventCounts`` needs, without the final state, record and parameters.
     """
     model = AlignmentModel(scenario, params, seed)
     axis = scenario.axis
@@ -181,6 +184,10 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
     }
     if event_status is not None:
         columns["status_at_event"] = event_status  # 0 out, 1 member, 2 suspended (agents.STATUS_CODES)
+    if outcomes_only:
+        columns.pop("gap_end")
+        release_model(model)
+        return BatchResult(pd.DataFrame(columns, index=params.index), totals)
     columns.update(shock_log.columns())
     columns.update(recorded)
     columns.update({f"final.{r}": values[r].value for r in refs})
@@ -353,9 +360,9 @@ def iter_batches(scenario: Scenario, draws: pd.DataFrame, replicates: int, seed:
 
 
 def run_batch(scenario: Scenario, draws: pd.DataFrame, replicates: int, seed: int,
-              start: int, stop: int) -> BatchResult:
-    """One batch of an ensemble: replicates ``start..stop-1``."""
-    return simulate(scenario, replicate_params(draws, replicates, start, stop), seed)
+              start: int, stop: int, outcomes_only: bool = False) -> BatchResult:
+    """One batch of an ensemble: replicates ``start..stop-1`` (``outcomes_only``: see ``simulate``)."""
+    return simulate(scenario, replicate_params(draws, replicates, start, stop), seed, outcomes_only=outcomes_only)
 
 
 def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | None = None,
@@ -375,7 +382,9 @@ def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | 
         on_batch: called with (batch number, result) as each batch completes (e.g. to save it).
         map_batches: optional parallel map
             ``f(scenario, draw_table, replicates, seed, tasks) -> iterator of (k, BatchResult)``
-            yielding in any order; tasks are ``(k, start, stop)``. The default runs batches one
+            yielding in any order; tasks are ``(k, start, stop)``. When nothing but counts is
+            kept (no table, no outcomes, no ``on_batch``) it is also given ``outcomes_only=True``,
+            to pass on to ``run_batch``. The default runs batches one
             after another in this process.
         done: batches already computed (e.g. loaded when resuming), by batch number; they are
             not run again and ``on_batch`` is not called for them.
@@ -392,10 +401,13 @@ def run_ensemble(scenario: Scenario, replicates: int | None = None, seed: int | 
     draw_table = sample_draws(scenario, seed, n_draws)
     done = done or {}
     tasks = [(k, a, b) for k, a, b in iter_batches(scenario, draw_table, replicates, seed, batch_size, set(done))]
+    # counts only, nothing saved: batches return their outcome columns only (less to build and to
+    # send back from workers); a map_batches then gets outcomes_only=True
+    slim = {"outcomes_only": True} if not (keep_table or keep_outcomes or on_batch) else {}
     if map_batches is None:
-        results = ((k, run_batch(scenario, draw_table, replicates, seed, a, b)) for k, a, b in tasks)
+        results = ((k, run_batch(scenario, draw_table, replicates, seed, a, b, **slim)) for k, a, b in tasks)
     else:
-        results = map_batches(scenario, draw_table, replicates, seed, tasks)
+        results = map_batches(scenario, draw_table, replicates, seed, tasks, **slim)
     parts: dict[int, pd.DataFrame] = {}
     tables: dict[int, pd.DataFrame] = {}
     totals: QuarterTotals | None = None

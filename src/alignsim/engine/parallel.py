@@ -109,14 +109,15 @@ def _usage() -> tuple[int, float, float]:
     return os.getpid(), r.ru_maxrss / 1024, r.ru_utime + r.ru_stime
 
 
-def _pool_task(digest: str, payload: bytes, replicates: int, seed: int, k: int, start: int, stop: int):
+def _pool_task(digest: str, payload: bytes, replicates: int, seed: int, k: int, start: int, stop: int,
+               outcomes_only: bool = False):
     from alignsim.engine.ensemble import run_batch
 
     if digest not in _WORKER_CACHE:
         _WORKER_CACHE.clear()
         _WORKER_CACHE[digest] = pickle.loads(payload)
     scenario, draw_table = _WORKER_CACHE[digest]
-    return k, run_batch(scenario, draw_table, replicates, seed, start, stop)
+    return k, run_batch(scenario, draw_table, replicates, seed, start, stop, outcomes_only)
 
 
 def _windowed(submit, tasks: list[tuple[int, int, int]], window: int, wait_any) -> Iterator:
@@ -188,12 +189,12 @@ class LocalPool:
         return self._pool.submit(fn, *args)
 
     def map_batches(self, scenario: Scenario, draw_table: pd.DataFrame, replicates: int, seed: int,
-                    tasks: list[tuple[int, int, int]]) -> Iterator:
+                    tasks: list[tuple[int, int, int]], outcomes_only: bool = False) -> Iterator:
         """Run ``tasks`` ((k, start, stop) each) in the pool; yields (k, BatchResult) as they finish."""
         payload = pickle.dumps((scenario, draw_table), protocol=pickle.HIGHEST_PROTOCOL)
         digest = hashlib.sha256(payload).hexdigest()
         submit = lambda k, a, b: self._pool.submit(  # noqa: E731
-            _pool_task, digest, payload, int(replicates), int(seed), k, a, b)
+            _pool_task, digest, payload, int(replicates), int(seed), k, a, b, outcomes_only)
         yield from _windowed(submit, tasks, self.window, lambda fs: wait(fs, return_when=FIRST_COMPLETED))
 
     def worker_peak_mb(self) -> float:
@@ -215,11 +216,12 @@ class LocalPool:
         self.close()
 
 
-def _dask_task(inputs: tuple, replicates: int, seed: int, k: int, start: int, stop: int):
+def _dask_task(inputs: tuple, replicates: int, seed: int, k: int, start: int, stop: int,
+               outcomes_only: bool = False):
     from alignsim.engine.ensemble import run_batch
 
     scenario, draw_table = inputs
-    return k, run_batch(scenario, draw_table, replicates, seed, start, stop)
+    return k, run_batch(scenario, draw_table, replicates, seed, start, stop, outcomes_only)
 
 
 class DaskPool:
@@ -261,7 +263,7 @@ class DaskPool:
         self.startup_seconds = time.perf_counter() - started
 
     def map_batches(self, scenario: Scenario, draw_table: pd.DataFrame, replicates: int, seed: int,
-                    tasks: list[tuple[int, int, int]]) -> Iterator:
+                    tasks: list[tuple[int, int, int]], outcomes_only: bool = False) -> Iterator:
         """Submit ``tasks`` to the cluster; yields (k, BatchResult) as they finish."""
         from dask.distributed import wait as dask_wait
 
@@ -269,7 +271,7 @@ class DaskPool:
 
         def submit(k: int, a: int, b: int):
             return self.client.submit(_dask_task, inputs, int(replicates), int(seed), k, a, b,
-                                      pure=False)
+                                      outcomes_only, pure=False)
 
         def wait_any(fs):
             done = dask_wait(fs, return_when="FIRST_COMPLETED")
