@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 
+import numpy as np
+import pytest
+
 from alignsim import load_scenario
 from alignsim.engine.ensemble import simulate
 from alignsim.engine.model import AlignmentModel
@@ -59,3 +62,19 @@ def test_counts_only_give_the_same_summary_as_the_outcome_table():
         assert _same(summarise(compact), summarise(full)), config
         a, b = conditional_by_draw(compact), conditional_by_draw(full)
         assert (a is None and b is None) or a.equals(b), config
+
+
+@pytest.mark.slow
+def test_counts_only_through_a_pool_equal_one_process():
+    """Workers asked for outcome columns only give the same counts and totals as one process."""
+    from alignsim import run_ensemble
+    from alignsim.engine.parallel import LocalPool
+
+    s = load_scenario(CONFIG / "base.yaml")
+    one = run_ensemble(s, 4000, 2, draws=50, batch_size=900, keep_table=False, keep_outcomes=False)
+    with LocalPool(2) as pool:
+        two = run_ensemble(s, 4000, 2, draws=50, batch_size=900, keep_table=False, keep_outcomes=False,
+                           map_batches=pool.map_batches)
+    assert np.array_equal(one.counts.by_step, two.counts.by_step) and np.array_equal(one.counts.draws, two.counts.draws)
+    for name in vars(one.totals):
+        assert np.array_equal(np.asarray(getattr(one.totals, name)), np.asarray(getattr(two.totals, name))), name
