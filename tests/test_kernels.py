@@ -76,3 +76,14 @@ def test_record_quarter_bins_like_searchsorted():
                            np.zeros(T, np.int64), hist, np.zeros((T, 0), np.int64), np.zeros((T, 0), np.int64),
                            z.copy(), np.zeros((0, n), np.int16), np.zeros((0, n), np.int16), np.zeros((0, n), np.uint64))
     assert np.array_equal(hist[0], np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1))
+
+
+@pytest.mark.parametrize("scale", [1e-9, 0.5, 3.0, 1e3, 2.0**17.9, 2.0**19])
+def test_fixed_sum_equals_the_rounded_integer_sum(scale):
+    """The bit-pattern rounding equals rint, ties to even included, and large rows fall back."""
+    rng = np.random.default_rng(0)
+    for n in (1, 7, 10_000):
+        x = rng.normal(0, scale, n)
+        x[: n // 3] = np.round(x[: n // 3] * 2**33) / 2**33  # exact halves of 2**-32: ties
+        expected = int(np.rint(x * 2**32).astype(np.int64).sum())
+        assert kernels.fixed_sum(x, np.empty(n)) == expected

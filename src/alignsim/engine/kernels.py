@@ -228,6 +228,38 @@ def _fixed(x):
     return np.int64(np.rint(x * FIXED_POINT))
 
 
+MAGIC = 1.5 * 2.0**52  # y + MAGIC rounds y to an integer (ties to even) when |y| < 2**51
+MAGIC_BITS = np.float64(MAGIC).view(np.int64)
+FAST_LIMIT = 2.0**18  # |x| below this: |x * 2**32| < 2**50, inside the exact range of MAGIC
+
+
+@njit(cache=True)
+def fixed_sum(x, scratch):
+    """sum_i int64(rint(x[i] * 2**32)), exactly, in a form LLVM vectorises.
+
+    For |y| < 2**51 the double y + 1.5 * 2**52 is y rounded to an integer k (ties to even, as
+    rint), and its bit pattern is that of 1.5 * 2**52 plus k; so each k is its bit pattern
+    minus the constant's. Rows with a larger (or NaN)
+    value take the plain rint loop.
+    """
+    n = x.shape[0]
+    big = False
+    for i in range(n):
+        y = x[i] * FIXED_POINT
+        big |= not (abs(x[i]) < FAST_LIMIT)
+        scratch[i] = y + MAGIC
+    if big:
+        total = np.int64(0)
+        for i in range(n):
+            total += _fixed(x[i])
+        return total
+    bits = scratch[:n].view(np.int64)
+    total = np.int64(0)
+    for i in range(n):
+        total += bits[i] - MAGIC_BITS
+    return total
+
+
 @njit(cache=True)
 def record_quarter(t, step, member, draw_local, gap, edges, contributions, state, var_rows, shocks,
                    member_total, member_by_draw, gap_total, gap_hist, contribution_totals, variable_totals,
@@ -239,7 +271,6 @@ def record_quarter(t, step, member, draw_local, gap, edges, contributions, state
     """
     n = member.shape[0]
     count = 0
-    total = np.int64(0)
     nb = edges.shape[0] - 1
     lo, hi = edges[0], edges[nb]
     for i in range(n):
@@ -247,7 +278,6 @@ def record_quarter(t, step, member, draw_local, gap, edges, contributions, state
             count += 1
             member_by_draw[t, draw_local[i]] += 1
         g = gap[i]
-        total += _fixed(g)
         j = 0  # searchsorted(edges, g, "right"): how many edges are <= g
         if g >= lo:
             guess = int(math.floor((g - lo) * (nb / (hi - lo)))) + 1 if g < hi else nb + 1
@@ -258,21 +288,16 @@ def record_quarter(t, step, member, draw_local, gap, edges, contributions, state
                 j += 1
         gap_hist[t, j] += 1
     member_total[t] = count
-    gap_total[t] = total
+    scratch = np.empty(n)
+    gap_total[t] = fixed_sum(gap, scratch)
     for k in range(contributions.shape[0]):
         c = contributions[k]
         cs = contrib_sum[k]
-        acc = np.int64(0)
         for i in range(n):
-            acc += _fixed(c[i])
             cs[i] = cs[i] + c[i]
-        contribution_totals[t, k] = acc
+        contribution_totals[t, k] = fixed_sum(c, scratch)
     for r in range(var_rows.shape[0]):
-        x = state[var_rows[r]]
-        acc = np.int64(0)
-        for i in range(n):
-            acc += _fixed(x[i])
-        variable_totals[t, r] = acc
+        variable_totals[t, r] = fixed_sum(state[var_rows[r]], scratch)
     bit = np.uint64(1) << np.uint64(step - 1) if step <= 64 else np.uint64(0)
     for k in range(shocks.shape[0]):
         f = shocks[k]
