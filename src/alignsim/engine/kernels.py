@@ -79,14 +79,19 @@ def advance_block(kind, program, table, state, start, shocks, z, u, low, high, r
             p += 1 + n_par
             n_in = program[p]
             p += 1
-            if kind != 4:
-                for i in range(m):
-                    d[i] = 0.0
+            if kind != 4:  # drive = ((0 + c_1 v_1) + c_2 v_2) + ..., the first pass starting from 0.0
+                if n_in == 0:
+                    for i in range(m):
+                        d[i] = 0.0
                 for k in range(n_in):
                     src = state[program[p + 2 * k], c0:c1]
                     c = table[program[p + 2 * k + 1], c0:c1]
-                    for i in range(m):
-                        d[i] = d[i] + c[i] * src[i]
+                    if k == 0:
+                        for i in range(m):
+                            d[i] = 0.0 + c[i] * src[i]
+                    else:
+                        for i in range(m):
+                            d[i] = d[i] + c[i] * src[i]
             if kind == 0:  # shock_level: x + speed (baseline - x) + drive
                 sp, bl = table[par0, c0:c1], table[par1, c0:c1]
                 for i in range(m):
