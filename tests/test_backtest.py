@@ -153,6 +153,7 @@ def test_base_matched_forecast_uses_only_earlier_outcomes_unless_told():
     assert m.summary["conditional"] is not None
 
 
+@pytest.mark.slow
 def test_second_country_runs_with_no_code_change():
     from alignsim.runs.api import run
 

@@ -51,6 +51,7 @@ def test_a_50_mb_file_is_refused_before_parsing(tmp_path, monkeypatch):
         read_yaml(path)
 
 
+@pytest.mark.slow
 def test_a_legitimate_2_mb_scenario_loads(write_doc, tmp_path):
     doc = minimal_doc()
     doc["question"] = "A long question. " * 20_000   # ~340 kB of text

@@ -191,6 +191,7 @@ def test_first_suspension_needs_its_intercept(write_doc):
         load_scenario(write_doc(doc), check_evidence=False)
 
 
+@pytest.mark.slow
 def test_a_question_resolved_by_a_suspension_runs_end_to_end(write_doc, tmp_path):
     """The run folder's summary.json names the suspension event; the report is written."""
     from alignsim import run

@@ -19,6 +19,7 @@ def _live_models() -> int:
     return sum(isinstance(o, AlignmentModel) for o in gc.get_objects())
 
 
+@pytest.mark.slow
 def test_batches_are_freed_without_the_cyclic_collector():
     for config in ("base.yaml", "base-strategic.yaml"):
         s = load_scenario(CONFIG / config)

@@ -105,6 +105,7 @@ def test_one_module_writes_manifest_json():
     assert writers == []
 
 
+@pytest.mark.slow
 def test_every_manifest_write_comes_from_the_folder_owner(tmp_path, monkeypatch):
     """Behavioural: a run (fresh, then resumed) and a sweep write manifest.json only through RunFolder."""
     import inspect
@@ -163,6 +164,7 @@ def test_resume_refuses_set_and_seed_changes(tmp_path, capsys):
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "running"
 
 
+@pytest.mark.slow
 def test_resume_and_from_manifest_work_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     run_dir = _partial(tmp_path / "run", config="config/base.yaml", overrides=["drivers.us_investment.weight=0.9"])
@@ -197,6 +199,7 @@ def test_an_edited_seed_is_refused(tmp_path, capsys):
     assert code == 2 and "manifest was edited" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_a_careful_seed_tamper_reruns_every_batch_never_mixes(tmp_path):
     run_dir = _partial(tmp_path / "run")  # 2 of 4 batches saved with the scenario's seed
     _edit_manifest(run_dir, keep_identity=True, seed=99)
@@ -207,6 +210,7 @@ def test_a_careful_seed_tamper_reruns_every_batch_never_mixes(tmp_path):
     assert resumed.summary["probability"] == seed99.summary["probability"] != original.summary["probability"]
 
 
+@pytest.mark.slow
 def test_bad_batches_are_run_again(tmp_path, capsys):
     whole = api.run(BASE, replicates=2000, batch_size=500, save=False)
     run_dir = _partial(tmp_path / "run", after=3)
@@ -226,6 +230,7 @@ def test_bad_batches_are_run_again(tmp_path, capsys):
     pd.testing.assert_frame_equal(resumed.ensemble.replicates_table, whole.ensemble.replicates_table)
 
 
+@pytest.mark.slow
 def test_temporary_files_are_cleaned_on_resume(tmp_path):
     run_dir = _partial(tmp_path / "run")
     leftovers = [run_dir / ".replicates.parquet.1a2b3c4d.tmp", run_dir / BATCH_DIR / ".batch-00003.parquet.ffff0000.tmp"]
@@ -237,6 +242,7 @@ def test_temporary_files_are_cleaned_on_resume(tmp_path):
     assert not (run_dir / ".lock").exists()
 
 
+@pytest.mark.slow
 def test_a_locked_folder_is_refused(tmp_path, capsys):
     run_dir = _partial(tmp_path / "run")
     holder = RunFolder(run_dir)
@@ -251,6 +257,7 @@ def test_a_locked_folder_is_refused(tmp_path, capsys):
     assert api.run(None, resume=run_dir, report=False).summary["replicates"] == 2000
 
 
+@pytest.mark.slow
 def test_a_second_process_cannot_resume_while_one_works(tmp_path):
     run_dir = _partial(tmp_path / "run")
     code = ("import sys, time; from alignsim.runs.folder import RunFolder; f = RunFolder(sys.argv[1]); f.lock(); "
@@ -268,6 +275,7 @@ def test_a_second_process_cannot_resume_while_one_works(tmp_path):
 
 # ---------------------------------------------------------------- files and presentation
 
+@pytest.mark.slow
 def test_files_follow_the_umask(tmp_path):
     old = os.umask(0o027)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -123,13 +124,27 @@ def test_rejuvenation_agrees_with_a_known_posterior_and_with_rejection():
 
 # ---------------------------------------------------------------- the command line
 
-@pytest.fixture
-def parent_run(tmp_path, write_doc):
+@pytest.fixture(scope="module")
+def parent_template(tmp_path_factory):
+    """One finished parent run for the module (a run takes about a second): tests get copies."""
+    root = tmp_path_factory.mktemp("parent-template")
+    (root / "seeds").mkdir()
+    (root / "seeds" / "source.txt").write_text("A test source text with a quotable sentence.",
+                                               encoding="utf-8")
     doc = planted_doc(("A",), rate=0.1)
     doc["monte_carlo"] = {"replicates": 400, "draws": 40, "seed": 2, "batch_size": 400}
-    path = write_doc(doc)
-    out = tmp_path / "parent"
+    path = root / "scenario.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    out = root / "parent"
     run(path, out=out)
+    return out
+
+
+@pytest.fixture
+def parent_run(tmp_path, parent_template):
+    """A private copy of the module's parent run, so no test sees another's writes."""
+    out = tmp_path / "parent"
+    shutil.copytree(parent_template, out)
     return out
 
 
