@@ -177,3 +177,20 @@ def test_chromium_loads_every_image_and_shows_the_headline(run_dir, report):
     keep = os.environ.get("ALIGNSIM_SCREENSHOT_DIR")
     if keep:
         shutil.copy(shot, Path(keep) / "report_screenshot.png")
+
+
+def test_a_scenario_without_drivers_gets_a_report_that_says_so(tmp_path, write_doc):
+    """Planted: a scenario with no drivers at all (only intercepts and the barrier). The report
+    used to stop on an empty driver table; it must be written and say why the balance is absent."""
+    from conftest import minimal_doc
+
+    doc = minimal_doc()
+    assert not doc.get("drivers")
+    doc["monte_carlo"] = {"replicates": 400, "draws": 40, "seed": 2, "batch_size": 400}
+    out = tmp_path / "run"
+    run(write_doc(doc), out=out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert not any("report not written" in n for n in manifest.get("notes", []))
+    text = (out / "report.md").read_text()
+    assert "This scenario has no drivers" in text
+    assert "Traceback" not in text

@@ -213,9 +213,13 @@ def figure_section(summary: dict, scenario: Scenario, tables: dict[str, pd.DataF
 def drivers_section(scenario: Scenario, contrib: pd.DataFrame) -> Section:
     s = Section("What pushes toward and away from membership", "drivers")
     drivers = [d for d in scenario.drivers if d in set(contrib["driver"])]
-    wide = contrib[contrib["driver"].isin(drivers)].pivot(index="quarter", columns="driver", values="contribution")
-    wide = wide.loc[list(dict.fromkeys(contrib["quarter"]))]
-    if drivers:
+    if not drivers:
+        s.p("This scenario has no drivers: its utility gap is the intercepts, the barrier and the "
+            "scripted shocks alone, so there is no driver balance to show.")
+    else:
+        wide = contrib[contrib["driver"].isin(drivers)].pivot(index="quarter", columns="driver",
+                                                               values="contribution")
+        wide = wide.loc[list(dict.fromkeys(contrib["quarter"]))]
         half = max(1, len(wide) // 2)
         first, last = wide.iloc[:half].mean(), wide.iloc[half:].mean() if len(wide) > 1 else wide.iloc[:half].mean()
         whole = wide.mean()
@@ -227,8 +231,9 @@ def drivers_section(scenario: Scenario, contrib: pd.DataFrame) -> Section:
             f"({whole[bottom]:+.2f}). From the first half of the horizon ({wide.index[0]} on) to the second "
             f"(to {wide.index[-1]}), the contribution that changes most is {grew} "
             f"({first[grew]:+.2f} to {last[grew]:+.2f}).")
-    s.figure("driver_balance.png", _png(figures.driver_balance_figure(contrib, scenario)),
-             "Mean contribution of each driver to dU in each period; colour = the actor the driver is attributed to.")
+        s.figure("driver_balance.png", _png(figures.driver_balance_figure(contrib, scenario)),
+                 "Mean contribution of each driver to dU in each period; colour = the actor the driver is "
+                 "attributed to.")
     s.figure("contributions.png", _png(figures.contributions_figure(
         contrib, {k: v.direction for k, v in scenario.drivers.items()},
         f"Mean contribution to dU by quarter, {scenario.start} to {scenario.end}",
@@ -240,6 +245,9 @@ def drivers_section(scenario: Scenario, contrib: pd.DataFrame) -> Section:
 def evidence_section(scenario: Scenario) -> Section:
     s = Section("Evidence: drivers, mechanisms, priors and sources", "evidence")
     t = driver_table(scenario)
+    if t.empty:
+        s.p("No drivers: the evidence for the barrier, intercepts and shocks is in the assumptions below.")
+        return s
     s.table(t[["driver", "actor", "direction", "mechanism", "weight", "weight_basis", "weight_evidence",
                "initial", "initial_basis", "initial_evidence"]],
             "Weights are in logit units per unit of the driver (drivers are indices on [0, 1]).")
