@@ -10,11 +10,14 @@ import yaml
 from alignsim.analyses import history
 from alignsim.errors import ConfigError
 from alignsim.scenario import load_scenario
+from alignsim.scenario.timeaxis import Quarter
 
 ROOT = Path(__file__).resolve().parents[1]
 PANEL = ROOT / "config" / "panel"
 PRIORS = ROOT / "config" / "priors-alliance.yaml"
+LAYER = ROOT / "config" / "priors-panel.yaml"
 CASE_FILES = sorted(PANEL.glob("*.yaml"))
+DRAWS = ("panel.csv", "panel2.csv")
 
 
 def leaf_paths(node, prefix=""):
@@ -25,23 +28,35 @@ def leaf_paths(node, prefix=""):
         yield prefix
 
 
+def merged_priors() -> dict:
+    from alignsim.scenario.loader import read_shared
+
+    return read_shared(PANEL, "../priors-panel.yaml")
+
+
 def test_every_drawn_case_has_a_file():
-    drawn = {r["case_id"] for r in csv.DictReader((PANEL / "panel.csv").open())}
-    assert {p.stem for p in CASE_FILES} == drawn and len(drawn) == 48
+    first = {r["case_id"] for r in csv.DictReader((PANEL / "panel.csv").open())}
+    second = {r["case_id"] for r in csv.DictReader((PANEL / "panel2.csv").open())}
+    assert len(first) == 48 and len(second) == 32 and not first & second
+    assert {p.stem for p in CASE_FILES} == first | second
 
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: p.stem)
 def test_case_loads_with_the_shared_priors_and_sets_none(path):
     own = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert own["include"] == "../priors-alliance.yaml"
-    shared = set(leaf_paths(yaml.safe_load(PRIORS.read_text(encoding="utf-8"))))
+    assert own["include"] == "../priors-panel.yaml"
+    shared = set(leaf_paths(merged_priors()))
     mine = set(leaf_paths(own))
     assert not mine & shared, f"{path.name} sets shared priors {sorted(mine & shared)}"
     for name, var in own.get("drivers", {}).items():
         assert set(var) == {"initial"}, f"{path.name}: drivers.{name} sets more than its initial value"
     case = load_scenario(path)
     assert case.outcome is not None
-    assert set(case.drivers) | set(case.left_out) == set(yaml.safe_load(PRIORS.read_text())["drivers"])
+    assert set(case.drivers) | set(case.left_out) == set(merged_priors()["drivers"])
+    # roles from config/panel/tables/alliances.yaml: the layer's role-keyed policies apply
+    assert case.patron == "patron" and "rival" in case.actors
+    # the held decision_point driver is replaced by dated points in every case
+    assert "decision_point" in case.left_out
     for name, d in case.drivers.items():
         assert d.initial.basis in ("judgement", "setting", "measured") and (d.initial.note or d.initial.quote)
 
@@ -50,16 +65,19 @@ def test_case_loads_with_the_shared_priors_and_sets_none(path):
 def test_the_panel_shares_one_set_of_priors():
     cases = {p.stem: load_scenario(p) for p in CASE_FILES}
     draws = history.outer_draws(cases, seed=0, n_draws=3)
-    assert "drivers.decision_point.weight" in draws  # some cases leave it out, others keep it
-    assert any(c.left_out for c in cases.values()) and any("decision_point" in c.drivers for c in cases.values())
+    assert "drivers.decision_point.weight" not in draws  # replaced by dated points everywhere
+    assert "decision_points.0.leave_shift" in draws  # some cases have a scheduled point, others none
+    with_point = [c for c in cases.values() if c.decision_points]
+    assert with_point and len({str(c.decision_points[0].leave_shift) for c in with_point}) == 1
 
 
 def _write(tmp_path, extra: str) -> Path:
     case = (PANEL / "anzus-nzl-2000.yaml").read_text(encoding="utf-8")
     (tmp_path / "priors-alliance.yaml").write_text(PRIORS.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "priors-panel.yaml").write_text(LAYER.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "seeds").symlink_to(ROOT / "seeds")
     path = tmp_path / "case.yaml"
-    path.write_text(case.replace("include: ../priors-alliance.yaml", "include: priors-alliance.yaml") + extra,
+    path.write_text(case.replace("include: ../priors-panel.yaml", "include: priors-panel.yaml") + extra,
                     encoding="utf-8")
     return path
 
@@ -89,6 +107,7 @@ def test_backtest_holds_out_a_whole_decision_group(tmp_path):
 
     (tmp_path / "config" / "panel").mkdir(parents=True)
     (tmp_path / "config" / "priors-alliance.yaml").write_text(PRIORS.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "config" / "priors-panel.yaml").write_text(LAYER.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "seeds").symlink_to(ROOT / "seeds")
     for name in ("seato-aus-1975", "seato-gbr-1975", "nato-bel-2010", "rio-bra-1970"):
         (tmp_path / "config" / "panel" / f"{name}.yaml").write_text((PANEL / f"{name}.yaml").read_text(encoding="utf-8"))
@@ -105,3 +124,57 @@ def test_backtest_holds_out_a_whole_decision_group(tmp_path):
     # out-of-fold base rate for a SEATO case: only the two other members' exposure, no events
     br = res.scored.query("case == 'seato-aus-1975' and forecaster == 'base_rate_oof'")["p_event"].item()
     assert br == pytest.approx(1 - np.exp(-5 * 0.5 / 10.0))
+
+
+def test_a_case_may_not_set_a_layer_prior(tmp_path):
+    path = _write(tmp_path, "shocks:\n  threat_crisis: {label: x, direction: toward, basis: setting,"
+                            " rate: {dist: fixed, value: 0.5, basis: setting}}\n")
+    with pytest.raises(ConfigError, match="shocks"):
+        load_scenario(path)
+
+
+def test_suspended_states_start_suspended_and_are_scored_on_formal_exit():
+    rows = [r for d in DRAWS for r in csv.DictReader((PANEL / d).open()) if r["status_at_start"] == "suspended"]
+    assert len(rows) == 9
+    for r in rows:
+        case = load_scenario(PANEL / f"{r['case_id']}.yaml")
+        assert case.member_at_start.status == "suspended" and case.event.kind == "first_exit"
+        assert case.decision.suspended_exit_intercept is not None and case.decision.resume_intercept is not None
+
+
+def test_scheduled_point_raises_the_exit_hazard_in_its_quarter_only():
+    """Planted: with a huge shift at Warsaw's 1975-Q2 renewal and exits otherwise impossible,
+    every exit of a 1975 Warsaw member falls in that quarter."""
+    from alignsim.analyses import history
+    from alignsim.engine.ensemble import simulate
+
+    name = "warsaw-hun-1975"
+    case = load_scenario(PANEL / f"{name}.yaml", ("decision.leave_intercept=-40", "decision.suspend_intercept=-40",
+                                                  "decision_points.0.leave_shift=60"))
+    assert [p.date for p in case.decision_points] == ["1975-Q2"]
+    res = simulate(case, history.case_params(case, history.outer_draws({name: case}, 0, 10), 20, 1), 1).replicates
+    step = res["first_exit_step"].to_numpy()
+    assert (step > 0).mean() > 0.99 and set(step[step > 0]) == {case.axis.step_of(Quarter.parse("1975-Q2"))}
+
+
+@pytest.mark.parametrize("alliance", ["anzus", "cento", "nato", "rio", "seato", "warsaw"])
+def test_power_roles_let_the_strategic_model_run(alliance):
+    """One case per alliance (the first in the sorted list) runs with powers that choose, and
+    the rule-based run is unchanged by the role-keyed policies (they start and stay at 0)."""
+    from alignsim.analyses import history
+    from alignsim.engine.ensemble import simulate
+
+    path = next(p for p in CASE_FILES if p.stem.startswith(alliance))
+    rule = load_scenario(path)
+    strategic = load_scenario(path, ("powers.model=strategic",))
+    assert {a.role for a in strategic.powers.actors.values()} == {"patron", "rival"}
+    for case in (rule, strategic):
+        params = history.case_params(case, history.outer_draws({case.name: case}, 0, 4), 10, 3)
+        res = simulate(case, params, 3)
+        assert len(res.replicates) == 40
+    params = history.case_params(rule, history.outer_draws({rule.name: rule}, 0, 4), 10, 3)
+    base = simulate(rule, params, 3).replicates
+    zeroed = params.copy()
+    for col in [c for c in params if c.startswith("drivers.") and c.endswith("_shift.weight")]:
+        zeroed[col] = 0.0
+    assert base["first_exit_step"].equals(simulate(rule, zeroed, 3).replicates["first_exit_step"])

@@ -1,22 +1,33 @@
 """Write one backtest file per panel case: config/panel/<case_id>.yaml (stdlib + PyYAML).
 
-Inputs: config/panel/panel.csv (the seeded draw), config/panel/case-list.csv (patron),
-config/panel/outcomes.csv (the coded outcome), seeds/notes/panel/<case_id>.md (one table row
-per driver family: value on [0, 1], reason, fact, URL(s), page date).
+Inputs: config/panel/panel.csv and panel2.csv (the two seeded draws), config/panel/case-list.csv
+(patron), config/panel/outcomes.csv (the coded outcome), config/panel/tables/alliances.yaml (per
+alliance: the role actors and the scheduled decision points), seeds/notes/panel/<case_id>.md
+(one table row per driver family: value on [0, 1], reason, fact, URL(s), page date).
 
 Rules (stated before any scoring; the same for every case):
-- Each case includes ../priors-alliance.yaml and sets only initial values, dates, actors,
-  its decision_group, left_out drivers and its outcome (the loader refuses anything else).
+- Each case includes ../priors-panel.yaml (the panel layer over ../priors-alliance.yaml) and sets
+  only initial values, dates, actors, its decision_group, its scheduled decision points, left_out
+  drivers and its outcome (the loader refuses anything else).
+- Actors by role, from the alliances table: the focal state, `patron`, `rival` and, where the
+  table names one, `third`; the role ids let the panel layer's role-keyed policies and power
+  utilities apply (issue 14).
 - A family with a stored page: uniform(v - 0.1, v + 0.1) clipped to [0, 1], basis judgement,
   the page's URL(s) as source and the fact + reason as note.
 - A family marked "unsourced": uniform(v - 0.2, v + 0.2) clipped, basis setting, a note saying
   no stored page was found and why the value was chosen.
-- decision points valued 0 with fact "none" (no scheduled point in the window): left out.
-- Status at start: member -> event first_exit; out -> first_entry; suspended (a partial freeze)
-  -> not a member, event first_entry (return to full participation) until the engine has a
-  three-level status (issue 13, mechanics).
-- Outcome: occurred iff outcomes.csv codes an event of that kind inside the window (exit,
-  suspension or freeze for members; entry or return for outsiders).
+- Scheduled decision points: the alliance's treaty dates from the table that fall inside the
+  window, for members and suspended states (leaving there needs no abrogation), each with the
+  table's one leave_shift prior. The ontology's held decision_point driver is then left out
+  (replaced by the dated points).
+- Status at start (three levels): member -> member; suspended (a partial freeze) -> member with
+  suspended: true; out -> out.
+- Event: members and suspended states -> first_exit (a formal exit from the treaty, including
+  its dissolution); outsiders -> first_entry. A member's suspension or freeze is its own
+  transition in the model (suspend_intercept) and its own event kind (first_suspension); it is
+  not the scored event, and no member in the drawn panel froze or suspended in its window.
+- Outcome: occurred iff outcomes.csv codes an event of that kind inside the window (exit for
+  members and suspended states; entry for outsiders).
 
 Run from the repository root:  python experiments/panel/build_case_files.py
 """
@@ -28,7 +39,8 @@ from pathlib import Path
 
 import yaml
 
-PANEL = Path("config/panel/panel.csv")
+PANELS = (Path("config/panel/panel.csv"), Path("config/panel/panel2.csv"))
+TABLE = Path("config/panel/tables/alliances.yaml")
 LIST = Path("config/panel/case-list.csv")
 OUTCOMES = Path("config/panel/outcomes.csv")
 NOTES = Path("seeds/notes/panel")
@@ -43,7 +55,7 @@ FAMILIES = {
     "leadership change": "leadership_change",
     "decision points": "decision_point",
 }
-MEMBER_EVENTS = {"exit", "suspension", "freeze"}
+MEMBER_EVENTS = {"exit"}
 OUTSIDER_EVENTS = {"entry"}
 SHORT = {"Warsaw Pact": "WTO", "NATO": "NATO", "SEATO": "SEATO", "CENTO / Baghdad Pact": "CENTO",
          "ANZUS": "ANZUS", "Rio Treaty / TIAR": "TIAR"}
@@ -86,7 +98,7 @@ def initial(row: dict) -> dict:
 
 
 def outcome(status: str, start: str, end: str, out_row: dict) -> dict:
-    kinds = MEMBER_EVENTS if status == "member" else OUTSIDER_EVENTS
+    kinds = MEMBER_EVENTS if status in ("member", "suspended") else OUTSIDER_EVENTS
     happened = out_row["event"] in kinds and start <= out_row["date"] <= end
     item = {"occurred": happened, "basis": "measured" if out_row["source"] else "setting"}
     if happened:
@@ -98,59 +110,85 @@ def outcome(status: str, start: str, end: str, out_row: dict) -> dict:
     return item
 
 
-def build(case: dict, patron: str, out_row: dict) -> dict:
+def decision_points(entry: dict, shift: dict, start: str, end: str) -> list[dict]:
+    """The alliance's scheduled points inside the window, each with the table's one shift prior."""
+    points = []
+    for p in entry.get("decision_points", []):
+        if not start <= p["date"] <= end:
+            continue
+        source = p.get("source", entry.get("decision_point_source"))
+        note = p.get("note", entry.get("decision_point_note", ""))
+        points.append({"date": p["date"], "label": p["label"], "basis": "measured", "source": source,
+                       "note": f"Scheduled by the treaty (config/panel/tables/alliances.yaml). {note}".strip(),
+                       "leave_shift": dict(shift)})
+    return points
+
+
+def build(case: dict, patron: str, out_row: dict, table: dict) -> dict:
     cid, status = case["case_id"], case["status_at_start"]
-    member = status == "member"
-    event = "first_exit" if member else "first_entry"
+    entry = table["alliances"][case["alliance"]]
+    if entry.get("case_list_patron", entry["roles"]["patron"]["name"]) != patron:
+        raise SystemExit(f"{cid}: patron {patron!r} in case-list.csv but not the table's patron of {case['alliance']!r} ({TABLE})")
+    inside = status in ("member", "suspended")
+    event = "first_exit" if inside else "first_entry"
     note = read_note(cid)
-    focal, pat = slug(case["state"]), slug(patron)
-    what = "leave (exit, suspension or freeze)" if member else "join (or return to full participation)"
+    focal = slug(case["state"])
+    what = ("formally leave (or see dissolved)" if inside else "join")
+    actors = {focal: {"name": case["state"], "role": "focal"}}
+    for role in ("patron", "rival", "third"):
+        if role in entry["roles"]:
+            actors[role] = {"name": entry["roles"][role]["name"], "role": "patron" if role == "patron" else "power"}
     doc = {
         "name": cid,
-        "include": "../priors-alliance.yaml",
+        "include": "../priors-panel.yaml",
         "question": f"Does {case['state']} {what} {case['alliance']} between {case['window_start']} and {case['window_end']}?",
         "event": {"kind": event},
         "start": case["window_start"],
         "end": case["window_end"],
-        "actors": {focal: {"name": case["state"], "role": "focal"}, pat: {"name": patron, "role": "patron"}},
-        "bloc": {"name": case["alliance"], "short": SHORT[case["alliance"]], "basis": "setting",
-                 "note": "Alliance, patron and membership dates: seeds/notes/panel/alliances.md."},
-        "member_at_start": {"value": member, "basis": "setting",
+        "actors": actors,
+        "bloc": {"name": case["alliance"], "short": entry["short"], "basis": "setting",
+                 "note": "Alliance, roles and membership dates: config/panel/tables/alliances.yaml and seeds/notes/panel/alliances.md."},
+        "member_at_start": {"value": inside, "basis": "setting",
                             "note": f"Status at window start: {status} (config/panel/case-list.csv; rules in "
-                                    "config/panel/SELECTION.md; dates and sources in seeds/notes/panel/alliances.md)."
-                                    + (" Suspended (partial freeze) is coded as not a member at risk of return "
-                                       "until the engine has three statuses." if status == "suspended" else "")},
+                                    "config/panel/SELECTION.md; dates and sources in seeds/notes/panel/alliances.md)."},
         "outcome": outcome(status, case["window_start"], case["window_end"], out_row),
         "barrier": {"initial": {"dist": "fixed", "value": 0.0, "basis": "setting",
                                 "note": "No barrier in the alliance ontology."}},
         "drivers": {},
     }
+    if status == "suspended":
+        doc["member_at_start"]["suspended"] = True
     if case["decision_group"]:
         doc["decision_group"] = case["decision_group"]
-    left = {}
+    points = decision_points(entry, table["leave_shift"], case["window_start"], case["window_end"]) if inside else []
+    if points:
+        doc["decision_points"] = points
+    left = {"decision_point": {"basis": "setting", "note": (
+        "Replaced by dated decision points: the treaty's scheduled dates in this window are under decision_points "
+        "(config/panel/tables/alliances.yaml)." if points else
+        "No scheduled treaty decision point falls in this window (config/panel/tables/alliances.yaml).")}}
     for fam, row in note.items():
-        if fam == "decision_point" and row["value"] == 0.0 and row["fact"].lower().startswith("none"):
-            left[fam] = {"basis": "setting",
-                         "note": "No scheduled treaty decision point falls in this window (case note: none)."}
-            continue
-        doc["drivers"][fam] = {"initial": initial(row)}
-    if left:
-        doc["left_out"] = left
+        if fam != "decision_point":
+            doc["drivers"][fam] = {"initial": initial(row)}
+    doc["left_out"] = left
     return doc
 
 
 def main() -> None:
     patrons = {r["case_id"]: r["patron"] for r in csv.DictReader(LIST.open())}
     outs = {r["case_id"]: r for r in csv.DictReader(OUTCOMES.open())}
+    table = yaml.safe_load(TABLE.read_text(encoding="utf-8"))
     n = 0
-    for case in csv.DictReader(PANEL.open()):
-        cid = case["case_id"]
-        doc = build(case, patrons[cid], outs[cid])
-        head = (f"# Panel case {cid}: written by experiments/panel/build_case_files.py from\n"
-                f"# seeds/notes/panel/{cid}.md and config/panel/outcomes.csv (do not edit by hand).\n")
-        (OUT / f"{cid}.yaml").write_text(head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100),
-                                         encoding="utf-8")
-        n += 1
+    for panel in PANELS:
+        for case in csv.DictReader(panel.open()):
+            cid = case["case_id"]
+            doc = build(case, patrons[cid], outs[cid], table)
+            head = (f"# Panel case {cid}: written by experiments/panel/build_case_files.py from\n"
+                    f"# seeds/notes/panel/{cid}.md, config/panel/tables/alliances.yaml and config/panel/outcomes.csv"
+                    " (do not edit by hand).\n")
+            (OUT / f"{cid}.yaml").write_text(head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100),
+                                             encoding="utf-8")
+            n += 1
     print(f"wrote {n} case files to {OUT}")
 
 

@@ -72,7 +72,10 @@ def outer_draws(cases: Mapping[str, Scenario], seed: int, n_draws: int) -> pd.Da
 
 
 def _left_out_path(case: Scenario, path: str) -> bool:
-    """Whether ``path`` belongs to a driver that ``case`` leaves out (so it may lack it)."""
+    """Whether ``case`` may lack ``path``: a driver it leaves out, or a scheduled decision point
+    (``decision_points.i.*``) beyond the ones in its window (cases have 0, 1 or more)."""
+    if path.startswith("decision_points."):
+        return int(path.split(".")[1]) >= len(case.decision_points)
     return path.startswith("drivers.") and path.split(".")[1] in case.left_out
 
 

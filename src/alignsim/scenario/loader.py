@@ -331,22 +331,38 @@ def check_backtest_fields(own: dict[str, Any]) -> None:
                                   "only 'initial' under a variable in a backtest (the rest is the shared priors')")
 
 
+MAX_INCLUDE_DEPTH = 4
+
+
+def read_shared(folder: Path, inc: Any, chain: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A shared priors file with what it includes merged under it (a layered ontology).
+
+    A priors file may include one more general priors file (e.g. a region's priors over the
+    alliance ontology, ``config/priors.yaml`` over ``config/priors-alliance.yaml``); each layer
+    may add fields to the one it includes but not change them (``merge_include``). At most
+    ``MAX_INCLUDE_DEPTH`` layers; a file may not include itself, directly or through others.
+    """
+    if not isinstance(inc, str):
+        raise ConfigError("include", inc, "the path of a shared priors file, as text")
+    target = (folder / inc).resolve()
+    if str(target) in chain:
+        raise ConfigError("include", inc, "a chain of priors files without a cycle (this file is already included)")
+    if len(chain) >= MAX_INCLUDE_DEPTH:
+        raise ConfigError("include", inc, f"at most {MAX_INCLUDE_DEPTH} layers of included priors files")
+    shared = read_yaml(folder / inc, "include")
+    below = shared.pop("include", None)
+    if below is None:
+        return shared
+    return merge_include(read_shared(target.parent, below, (*chain, str(target))), shared)
+
+
 def load_document(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """The scenario as a plain merged mapping (include resolved, overrides applied)."""
     path = Path(path)
     own = read_yaml(path)
     if own.get("outcome") is not None or "backtests" in path.resolve().parent.parts:
         check_backtest_fields(own)
-    if own.get("include") is not None:
-        inc = own["include"]
-        if not isinstance(inc, str):
-            raise ConfigError("include", inc, "the path of a shared priors file, as text")
-        shared = read_yaml(path.parent / inc, "include")
-        if "include" in shared:
-            raise ConfigError("include", inc, "a priors file that includes nothing itself")
-        doc = merge_include(shared, own)
-    else:
-        doc = own
+    doc = merge_include(read_shared(path.parent, own["include"]), own) if own.get("include") is not None else own
     for item in overrides:
         doc = apply_override(doc, item)
     return drop_left_out(doc)
