@@ -234,8 +234,8 @@ def write(table: pd.DataFrame, fitted: dict[str, tuple[float, float]], a) -> Non
         mine = [t[0] for t in TRANSITIONS if t[4] == file]
         text = file.read_text(encoding="utf-8")
         nxt = "barrier" if file == PRIORS else "drivers"
-        text, n = re.subn(rf"\ndecision:\n.*?\n(?=\n{nxt}:)", lambda _m: "\n" + decision_block(mine, fitted, table, a, commit),
-                          text, flags=re.S)
+        block = "\n" + decision_block(mine, fitted, table, a, commit)
+        text, n = re.subn(rf"\ndecision:\n.*?\n(?=\n{nxt}:)", lambda _m, block=block: block, text, flags=re.S)
         if n != 1:
             raise SystemExit(f"{file}: cannot find its decision block")
         file.write_text(text, encoding="utf-8")
