@@ -178,3 +178,27 @@ def test_power_roles_let_the_strategic_model_run(alliance):
     for col in [c for c in params if c.startswith("drivers.") and c.endswith("_shift.weight")]:
         zeroed[col] = 0.0
     assert base["first_exit_step"].equals(simulate(rule, zeroed, 3).replicates["first_exit_step"])
+
+
+def test_case_files_are_what_the_builder_writes():
+    """Every case file equals the builder's output from the notes, the tables and outcomes.csv
+    (no hand edits), read from the repository root as the builder is run."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location("build_case_files", ROOT / "experiments" / "panel" / "build_case_files.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        patrons = {r["case_id"]: r["patron"] for r in csv.DictReader(mod.LIST.open())}
+        outs = {r["case_id"]: r for r in csv.DictReader(mod.OUTCOMES.open())}
+        table = yaml.safe_load(mod.TABLE.read_text(encoding="utf-8"))
+        for panel in mod.PANELS:
+            for case in csv.DictReader(panel.open()):
+                built = mod.build(case, patrons[case["case_id"]], outs[case["case_id"]], table)
+                written = yaml.safe_load((PANEL / f"{case['case_id']}.yaml").read_text(encoding="utf-8"))
+                assert built == written, case["case_id"]
+    finally:
+        os.chdir(here)
