@@ -18,7 +18,6 @@ from pathlib import Path
 import pandas as pd
 
 from alignsim.analyses import backtest, scoring
-from alignsim.outputs.figures import plt
 from alignsim.scenario.loader import read_shared
 
 PANEL = Path("config/panel")
@@ -52,7 +51,6 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     fig = backtest.reliability_figure(res.scored)
     fig.savefig(OUT / f"{a.name}-reliability.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     merged = read_shared(PANEL, "../priors-panel.yaml")
     fixes = {f: {f"drivers.{f}.weight": 0.0} for f in merged["drivers"]
              if f != "decision_point" and not f.endswith("_shift")}
