@@ -121,7 +121,11 @@ def main() -> None:
         "## Per case", "", md_table(per_case, ".4f"), "",
         "Notes: the out-of-fold base rate is lower exactly when the held-out case is an event (removing an "
         "event from the training rate), which makes its AUC near 0 by construction; its Brier and log "
-        "scores are the fair comparison. With few events the intervals are wide.", ""]
+        "scores are the fair comparison. With few events the intervals are wide.", "",
+        "Caveats: the case values were set by an analyst who knew the histories (each fact is dated up to the "
+        "window start, but the choice of facts was not blind to the outcome); the list's entry-risk rule lists a "
+        "state as 'out' only if it was or later became a member, so entry cases are enriched for entries; the "
+        "intercepts were calibrated on all panel cases, so the model prior's level is in-sample.", ""]
     (OUT / f"{a.name}.md").write_text("\n".join(text), encoding="utf-8")
     print(f"wrote {OUT / (a.name + '.md')} and {OUT / (a.name + '-reliability.png')}")
 
