@@ -52,6 +52,24 @@ def test_a_weight_moves_the_gap_by_weight_times_driver():
         ExploreModel(str(CONFIG / "base.yaml"), w_nothing=1.0)
 
 
+@pytest.mark.parametrize("config", ["base.yaml", "base-strategic.yaml"])
+def test_mesa_accepts_the_pages_model_params(config):
+    """Mesa's SolaraViz check (the one the page runs) passes for every slider of the scenario,
+    including the powers' utility weights; it refuses an ``__init__`` whose var-keyword is not
+    called ``kwargs`` (the page's earlier "Missing required model parameter: weights")."""
+    from mesa.visualization.solara_viz import _check_model_params
+
+    specs = slider_specs(load_scenario(CONFIG / config))
+    params = {"config": str(CONFIG / config), "seed": {"type": "SliderInt", "value": 0}, **specs}
+    _check_model_params(ExploreModel.__init__, params)
+
+    def renamed(self, config=None, seed=0, **weights):
+        pass
+
+    with pytest.raises(ValueError, match="Missing required model parameter: weights"):
+        _check_model_params(renamed, params)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("localhost", 0))

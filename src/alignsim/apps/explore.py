@@ -80,14 +80,17 @@ class ExploreModel(AlignmentModel):
     Args:
         config: scenario file.
         seed: master seed for the shocks and decisions.
-        **weights: slider values by keyword (``slider_specs``); unknown names are a ConfigError.
+        **kwargs: slider values by keyword (``slider_specs``); unknown names are a ConfigError.
+            (Named ``kwargs`` because Mesa 3.3's SolaraViz accepts any slider only when the model's
+            ``__init__`` has a var-keyword parameter of exactly that name; any other name makes
+            the page fail with "Missing required model parameter".)
     """
 
-    def __init__(self, config: str | None = None, seed: int = 0, **weights: float) -> None:
+    def __init__(self, config: str | None = None, seed: int = 0, **kwargs: float) -> None:
         scenario = cached_scenario(str(config or config_path()))
         specs = slider_specs(scenario)
         params = point_params(scenario, 1)
-        for key, value in weights.items():
+        for key, value in kwargs.items():
             if key not in specs:
                 raise ConfigError(key, value, f"one of the sliders {sorted(specs)}")
             params[specs[key]["path"]] = float(value)
