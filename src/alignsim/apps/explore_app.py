@@ -10,6 +10,7 @@ query string sets sliders and the seed, e.g. ``/alignsim/gap.png?w_regional_inst
 from __future__ import annotations
 
 import threading
+from html import escape
 
 import solara
 from mesa.visualization import SolaraViz
@@ -76,13 +77,15 @@ def StatesPlot(model):
 
 @solara.component
 def Status(model):
-    """The current quarter, membership and dU as text."""
+    """The current quarter, membership and dU as text (plain HTML: ``solara.Markdown`` fetches
+    KaTeX from the CDN, which solara-assets does not bundle, so it would break the page offline)."""
     update_counter.get()
     f = model.focal
     quarter = model.axis.quarter_of(model.steps) if model.steps else f"start of {model.scenario.start}"
-    solara.Markdown(f"**{quarter}** (step {model.steps} of {model.axis.n_steps}): "
-                    f"member of {model.scenario.bloc.short}: **{bool(f.member[0])}**, "
-                    f"utility gap dU = **{float(f.gap[0]):+.3f}** logit units.")
+    solara.HTML(tag="p", unsafe_innerHTML=(
+        f"<b>{escape(str(quarter))}</b> (step {model.steps} of {model.axis.n_steps}): "
+        f"member of {escape(model.scenario.bloc.short)}: <b>{bool(f.member[0])}</b>, "
+        f"utility gap dU = <b>{float(f.gap[0]):+.3f}</b> logit units."))
 
 
 add_png_routes()
