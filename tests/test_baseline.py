@@ -24,7 +24,8 @@ def test_scalar_model_uses_the_engines_parameters(base):
     row = replicate_params(draws, 124, 123, 124).iloc[0]
     assert m.focal.join_intercept == row["decision.join_intercept"]
     assert m.focal.barrier.value == row["barrier.initial"]
-    assert [w for _, w in m.focal.drivers] == [d.sign * row[f"drivers.{k}.weight"] for k, d in base.drivers.items()]
+    assert [w for _, w in m.focal.drivers] == [d.sign * row[f"drivers.{k}.weight"] * (row[f"drivers.{d.family}.weight"] if d.family else 1.0)
+                                               for k, d in base.drivers.items()]
 
 
 @pytest.mark.slow

@@ -24,7 +24,9 @@ def test_driver_table_carries_each_driver_from_the_config():
     for row in t.itertuples():
         d = s.drivers[row.driver]
         assert row.direction == d.direction
-        assert row.weight == describe_prior(d.weight) and row.weight_basis == d.weight.basis
+        share = "" if d.family is None else f" x weight of {d.family}"
+        assert row.weight == describe_prior(d.weight) + share and row.weight_basis == d.weight.basis
+        assert row.family == (d.family or row.driver)
         assert row.mechanism == " ".join(d.mechanism.split())
         if d.weight.quote:
             assert d.weight.quote in row.weight_evidence

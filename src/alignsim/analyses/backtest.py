@@ -235,16 +235,47 @@ def preflight(folder: str | Path, target: Scenario,
 
 
 def check_shared(cases: dict[str, Scenario], target: Scenario) -> None:
-    """The target must share the cases' priors for their weights to apply to its draws."""
-    first = next(iter(cases.values()))
+    """The target must share the cases' priors for their weights to apply to its draws.
+
+    Every shared prior of every case must be the target's too, with the same distribution,
+    except the priors of a driver the target leaves out (``left_out``): those do not act on the
+    target, and the matching draws them from their prior (``matching_draws``).
+    """
     mine = dict(history.iter_priors(target))
-    for path, prior in history.iter_priors(first):
-        if history.is_case_specific(path):
-            continue
-        if mine.get(path) != prior:
-            given = describe_prior(mine[path]) if path in mine else "no such prior"
-            raise ConfigError(path, given, f"the same prior as the backtest cases, {describe_prior(prior)} "
-                              "(a scenario must include the cases' shared priors file to be matched on them)")
+    for case in cases.values():
+        for path, prior in history.iter_priors(case):
+            if history.is_case_specific(path) or history.left_out_path(target, path):
+                continue
+            if mine.get(path) != prior:
+                given = describe_prior(mine[path]) if path in mine else "no such prior"
+                raise ConfigError(path, given, f"the same prior as the backtest case {case.name!r}, {describe_prior(prior)} "
+                                  "(a scenario must include the cases' shared priors file to be matched on them)")
+
+
+def matching_draws(ens, cases: dict[str, Scenario], used: np.ndarray) -> pd.DataFrame:
+    """The run's outer draws ``used`` with every shared prior path of the cases (union over cases).
+
+    Paths the run has are its own draws; a path only the cases have (a driver the target leaves
+    out) is drawn as ``priors.sample_draws`` would have drawn it, ppf of the stream
+    ("prior:" + path) at the draw's index with the run's seed, so the matching does not depend
+    on which paths the target happens to have. Shape: (len(used), paths).
+    """
+    from alignsim.engine.priors import ppf
+    from alignsim.engine.streams import uniforms
+
+    priors: dict[str, object] = {}
+    for case in cases.values():
+        for path, prior in history.iter_priors(case):
+            if not history.is_case_specific(path):
+                priors.setdefault(path, prior)
+    n = int(ens.draws.index.max()) + 1
+    columns = {}
+    for path, prior in priors.items():
+        if path in ens.draws:
+            columns[path] = ens.draws.loc[used, path].to_numpy()
+        else:
+            columns[path] = ppf(prior, uniforms(ens.seed, f"prior:{path}", 0, 0, n))[used]
+    return pd.DataFrame(columns, index=pd.Index(used, name=ens.draws.index.name))
 
 
 # ---------------------------------------------------------------- output
@@ -359,7 +390,7 @@ class MatchedForecast:
     weights: pd.Series
 
 
-def match_run(ens, folder: str | Path = "config/backtests", inner: int = history.MIN_INNER,
+def match_run(ens, folder: str | Path = "config/panel", inner: int = history.MIN_INNER,
               include_later: bool = False) -> MatchedForecast:
     """Weight an ensemble's outer draws by the likelihood of the backtest outcomes.
 
@@ -372,10 +403,9 @@ def match_run(ens, folder: str | Path = "config/backtests", inner: int = history
         raise ConfigError("inner", inner, f"at least {history.MIN_INNER} inner replicates per draw")
     target = ens.scenario
     cases, use = preflight(folder, target, include_later)
-    paths = [p for p in history.shared_paths(next(iter(cases.values())))]
     used = np.unique(ens.outcomes["draw"].to_numpy())  # the draws that have replicates in this run
-    draws = ens.draws.loc[used, paths]
     chosen = {k: cases[k] for k in use}
+    draws = matching_draws(ens, chosen, used)
     probs = history.case_probabilities(chosen, draws, inner, ens.seed)
     occurred = {k: bool(c.outcome.occurred) for k, c in chosen.items()}
     w = history.normalised(history.outcome_likelihood(probs, occurred, groups={k: c.decision_group for k, c in chosen.items()}))
@@ -433,8 +463,10 @@ def _matched_conditional(ens, w: pd.Series, per_draw_reps: float, observed_in_we
 def format_matched(m: MatchedForecast) -> str:
     s = m.summary
     pr, ma = s["prior"], s["matched"]
-    lines = [f"History-matched on {', '.join(s['cases'])} (Kish ESS {s['ess_draws']:.1f} of {s['draws']} draws, "
-             f"{s['inner_replicates']} inner replicates per draw per case)"]
+    names = s["cases"] if len(s["cases"]) <= 6 else [*s["cases"][:3], "...", s["cases"][-1]]
+    lines = [f"History-matched on {len(s['cases'])} case(s), {s['effective_groups']} effective group(s) "
+             f"({', '.join(names)}): Kish ESS {s['ess_draws']:.1f} of {s['draws']} draws, "
+             f"{s['inner_replicates']} inner replicates per draw per case; likelihoods tempered by 1/(group size)"]
     if s["later_outcomes_used"]:
         lines.append(f"NOTE: uses outcomes observed after this scenario's start: {', '.join(s['later_outcomes_used'])}")
     lines.append(f"P(event by horizon): prior {pr['estimate']:.1%} (epistemic {pr['epistemic_low']:.1%}-{pr['epistemic_high']:.1%}); "

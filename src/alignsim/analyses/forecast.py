@@ -25,8 +25,11 @@ from alignsim.runs.plan import RunPlan
 class HistoryMatching:
     """Finishing step: weight the run's draws by the backtest outcomes (see ``backtest.match_run``).
 
-    ``backtests`` defaults to ``backtests/`` beside the scenario file (``config/backtests`` for an
-    in-memory scenario).
+    ``backtests`` defaults to the panel of alliance histories, ``panel/`` beside the scenario
+    file (``config/panel`` for an in-memory scenario): cases sharing a decision point count as
+    one observation (likelihoods tempered by 1/group size), and the summary gives the effective
+    number of groups and the Kish ESS. The scenario must include the panel's shared priors
+    (config/priors-alliance.yaml, directly or through a layer such as config/priors.yaml).
     """
 
     backtests: str | Path | None = None
@@ -36,7 +39,7 @@ class HistoryMatching:
     def folder_for(self, plan: RunPlan) -> Path:
         if self.backtests is not None:
             return Path(self.backtests)
-        return Path(plan.config_path).parent / "backtests" if plan.config_path else Path("config/backtests")
+        return Path(plan.config_path).parent / "panel" if plan.config_path else Path("config/panel")
 
     def preflight(self, plan: RunPlan) -> None:
         if plan.precision is not None:

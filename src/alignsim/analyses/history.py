@@ -61,7 +61,7 @@ def outer_draws(cases: Mapping[str, Scenario], seed: int, n_draws: int) -> pd.Da
             if p in priors and priors[p] != pr:
                 raise ConfigError(f"{name}: {p}", str(pr), f"the same shared prior as case {owner[p]!r}")
             if p not in priors and name != first and not any(
-                    _left_out_path(cases[o], p) for o in names if o != name):
+                    left_out_path(cases[o], p) for o in names if o != name):
                 raise ConfigError(f"{name}: {p}", p, f"only the shared priors of case {first!r}")
             priors.setdefault(p, pr)
             owner.setdefault(p, name)
@@ -71,7 +71,7 @@ def outer_draws(cases: Mapping[str, Scenario], seed: int, n_draws: int) -> pd.Da
     return frame
 
 
-def _left_out_path(case: Scenario, path: str) -> bool:
+def left_out_path(case: Scenario, path: str) -> bool:
     """Whether ``case`` may lack ``path``: a driver it leaves out, or a scheduled decision point
     (``decision_points.i.*``) beyond the ones in its window (cases have 0, 1 or more)."""
     if path.startswith("decision_points."):

@@ -91,9 +91,10 @@ def _run_setup(p: argparse.ArgumentParser):
                    help="override a config value, e.g. --set drivers.us_investment.initial=0.3")
     p.add_argument("--history-matched", action="store_true",
                    help="also report the forecast with draws weighted by the backtest outcomes "
-                   "(cases ending before the scenario's start; see --backtests)")
+                   "(cases ending before the scenario's start; the panel by default, see --backtests)")
     p.add_argument("--backtests", metavar="DIR",
-                   help="backtest folder for --history-matched (default: backtests/ beside the scenario file)")
+                   help="backtest folder for --history-matched (default: panel/ beside the scenario file, the "
+                   "panel of alliance histories; e.g. config/backtests for the three Uzbekistan cases)")
     p.add_argument("--include-later-outcomes", action="store_true",
                    help="with --history-matched, also use cases whose windows end after the scenario's start")
     p.add_argument("--no-report", action="store_true",

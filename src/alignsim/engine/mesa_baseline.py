@@ -129,7 +129,7 @@ class ScalarModel(mesa.Model):
         comp = {ref: ScalarVariable(ref, var, row) for ref, var in refs.items()}
         for actor, variables in scenario.policies.items():
             ScalarPower(self, [comp[f"policies.{actor}.{k}"] for k in variables])
-        drivers = [(comp[f"drivers.{k}"], d.sign * row[f"drivers.{k}.weight"]) for k, d in scenario.drivers.items()]
+        drivers = [(comp[f"drivers.{k}"], scenario.signed_weight(k, row)) for k in scenario.drivers]
         self.focal = ScalarFocal(self, [comp[r] for r in refs if not r.startswith("policies.")], drivers,
                                  comp["barrier"], bool(scenario.member_at_start.value),
                                  row["decision.join_intercept"], row["decision.leave_intercept"])

@@ -147,8 +147,8 @@ class AlignmentModel(mesa.Model):
         self._build_state(owners + [focal_vars])
         for (actor, _), blocks in zip(scenario.policies.items(), self._blocks):
             PowerAgent(self, actor, blocks)
-        drivers = [(compiled[f"drivers.{k}"], d.sign * params[f"drivers.{k}.weight"])
-                   for k, d in scenario.drivers.items()]
+        drivers = [(compiled[f"drivers.{k}"], np.asarray(scenario.signed_weight(k, params), dtype=np.float64))
+                   for k in scenario.drivers]
         status = np.full(self.n, STATUS_CODES[scenario.member_at_start.status], dtype=np.int8)
         intercepts = {name: (params[f"decision.{name}_intercept"]
                              if getattr(scenario.decision, f"{name}_intercept") is not None else None)

@@ -32,8 +32,9 @@ def driver_table(scenario: Scenario) -> pd.DataFrame:
     """One row per driver, in config order.
 
     Columns: driver, label, actor (name of the actor it is attributed to), direction
-    (toward/away membership), kind, mechanism, scale, weight (prior, logit units per unit of the
-    driver), weight_basis, weight_evidence, initial (prior of the starting value),
+    (toward/away membership), family (the ontology family it belongs to: itself, or the family
+    driver it is an instance of), kind, mechanism, scale, weight (prior, logit units per unit of
+    the driver; for an instance its share times the family's weight), weight_basis, weight_evidence, initial (prior of the starting value),
     initial_basis, initial_evidence, params (the kind's other priors, ``name=prior [basis]``).
     """
     owner = driver_actors(scenario)
@@ -47,7 +48,8 @@ def driver_table(scenario: Scenario) -> pd.DataFrame:
             "kind": d.kind,
             "mechanism": " ".join(d.mechanism.split()),
             "scale": d.scale,
-            "weight": describe_prior(d.weight),
+            "family": d.family or name,
+            "weight": describe_prior(d.weight) + ("" if d.family is None else f" x weight of {d.family}"),
             "weight_basis": d.weight.basis,
             "weight_evidence": evidence_text(d.weight),
             "initial": describe_prior(d.initial),
@@ -118,7 +120,8 @@ def explain_text(scenario: Scenario, width: int = 100) -> str:
              "each quarter a non-member joins with probability sigmoid(join_intercept + dU).", ""]
     lines.append(f"DRIVERS ({len(scenario.drivers)})")
     for r in driver_table(scenario).itertuples():
-        lines.append(f"  {r.driver}: {r.label} [{r.direction}{'' if r.direction == 'toward' else ' from'} membership; actor {r.actor}; kind {r.kind}]")
+        lines.append(f"  {r.driver}: {r.label} [{r.direction}{'' if r.direction == 'toward' else ' from'} membership; actor {r.actor}; kind {r.kind}"
+                     f"{'' if r.family == r.driver else '; family ' + r.family}]")
         lines += _wrap("mechanism", r.mechanism, width)
         lines += _wrap("scale", r.scale, width)
         lines += _wrap("weight", f"{r.weight} [{r.weight_basis}] {r.weight_evidence}", width)

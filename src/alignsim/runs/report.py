@@ -248,9 +248,10 @@ def evidence_section(scenario: Scenario) -> Section:
     if t.empty:
         s.p("No drivers: the evidence for the barrier, intercepts and shocks is in the assumptions below.")
         return s
-    s.table(t[["driver", "actor", "direction", "mechanism", "weight", "weight_basis", "weight_evidence",
+    s.table(t[["driver", "family", "actor", "direction", "mechanism", "weight", "weight_basis", "weight_evidence",
                "initial", "initial_basis", "initial_evidence"]],
-            "Weights are in logit units per unit of the driver (drivers are indices on [0, 1]).")
+            "Weights are in logit units per unit of the driver (drivers are indices on [0, 1]); an instance "
+            "of an ontology family weighs its share times the family's weight.")
     return s
 
 

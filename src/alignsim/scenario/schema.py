@@ -175,10 +175,18 @@ class Driver(Variable):
 
     Its contribution is ``+weight * x`` when ``direction`` is ``toward`` membership and
     ``-weight * x`` when ``away``.
+
+    ``family: F`` makes the driver an instance of driver ``F`` of the shared driver ontology
+    (config/priors-alliance.yaml): it has F's direction, and its effective weight is
+    ``weight * w_F`` (``Scenario.weight_paths``), so ``weight`` is its share of the family's
+    weight (1 for a family's only instance) and the family's weight, calibrated and matched on
+    the panel of alliance histories, scales every instance. A family driver whose value a
+    scenario carries entirely by instances starts at 0 there.
     """
 
     direction: Literal["toward", "away"]
     weight: Prior
+    family: str | None = None
 
     @property
     def sign(self) -> float:
@@ -541,6 +549,21 @@ class Scenario(Frozen):
     def patron(self) -> str:
         return next(k for k, a in self.actors.items() if a.role == "patron")
 
+    def weight_paths(self, name: str) -> tuple[str, ...]:
+        """The parameter columns whose product is driver ``name``'s weight (before its sign):
+        its own ``weight``, times its family's weight for an instance (``Driver.family``)."""
+        family = self.drivers[name].family
+        own = f"drivers.{name}.weight"
+        return (own,) if family is None else (own, f"drivers.{family}.weight")
+
+    def signed_weight(self, name: str, params: Any) -> Any:
+        """``sign x product of weight_paths`` read from ``params`` (a parameter table or one row)."""
+        out = self.drivers[name].sign
+        for path in self.weight_paths(name):
+            col = params[path]
+            out = out * (col.to_numpy(dtype=float) if hasattr(col, "to_numpy") else col)
+        return out
+
 
 # ---------------------------------------------------------------- cross-references
 
@@ -615,6 +638,7 @@ def check_references(s: Scenario) -> None:
     if s.observed is not None and Quarter.parse(s.observed.window_end) <= Quarter.parse(s.observed.through):
         raise ConfigError("observed.window_end", s.observed.window_end, f"a quarter after observed.through {s.observed.through}")
     check_observations(s)
+    check_families(s)
     if s.base_rate is not None and s.base_rate.definition is not None:
         if s.base_rate.definition not in s.base_rate.definitions:
             raise ConfigError("base_rate.definition", s.base_rate.definition,
@@ -638,6 +662,20 @@ def check_references(s: Scenario) -> None:
                 raise ConfigError(path, prior.support()[0], "a weight prior >= 0 (the sign is the driver's direction)")
     check_strategy(s)
     _ = math  # keep import for type checkers
+
+
+def check_families(s: Scenario) -> None:
+    """An instance names a driver of the scenario that is itself no instance, with its direction."""
+    for name, d in s.drivers.items():
+        if d.family is None:
+            continue
+        fam = s.drivers.get(d.family)
+        if fam is None or fam.family is not None or d.family == name:
+            roots = sorted(k for k, v in s.drivers.items() if v.family is None and k != name)
+            raise ConfigError(f"drivers.{name}.family", d.family, f"a family driver of the scenario (one of {roots})")
+        if fam.direction != d.direction:
+            raise ConfigError(f"drivers.{name}.direction", d.direction,
+                              f"the direction of its family {d.family!r} ({fam.direction})")
 
 
 def check_observations(s: Scenario) -> None:
