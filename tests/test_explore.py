@@ -31,12 +31,27 @@ def test_sliders_cover_every_driver_weight_at_the_prior_median():
     for k, d in s.drivers.items():
         spec = specs[f"w_{k}"]
         lo, hi = d.weight.support()
+        if lo == hi:  # a fixed share (a family's only instance): the slider spans +/- 1 around it
+            lo, hi = lo - 1.0, hi + 1.0
         assert spec["min"] <= spec["value"] <= spec["max"] and (spec["min"], spec["max"]) == (lo, hi)
+
+
+def test_a_family_weight_moves_the_gap_through_its_instances():
+    """external_threat starts at 0 in the Uzbekistan scenarios; its only instance,
+    regional_instability (share fixed at 1), carries it: the gap moves by d(w_family) x its value."""
+    s = load_scenario(CONFIG / "base.yaml")
+    assert s.drivers["regional_instability"].family == "external_threat"
+    a = ExploreModel(str(CONFIG / "base.yaml"), w_external_threat=0.5)
+    b = ExploreModel(str(CONFIG / "base.yaml"), w_external_threat=2.0)
+    x = next(v.value[0] for v in a.focal.variables if v.ref == "drivers.regional_instability")
+    assert x > 0
+    assert b.focal.gap[0] - a.focal.gap[0] == pytest.approx(1.5 * x)
 
 
 def test_a_weight_moves_the_gap_by_weight_times_driver():
     s = load_scenario(CONFIG / "base.yaml")
-    name = next(k for k, d in s.drivers.items() if d.direction == "toward")
+    families = {d.family for d in s.drivers.values()}
+    name = next(k for k, d in s.drivers.items() if d.direction == "toward" and d.family is None and k not in families)
     a = ExploreModel(str(CONFIG / "base.yaml"), **{f"w_{name}": 0.5})
     b = ExploreModel(str(CONFIG / "base.yaml"), **{f"w_{name}": 1.5})
     x0 = next(v.value[0] for v in a.focal.variables if v.ref == f"drivers.{name}")

@@ -94,7 +94,7 @@ def _run_setup(p: argparse.ArgumentParser):
                    "(cases ending before the scenario's start; the panel by default, see --backtests)")
     p.add_argument("--backtests", metavar="DIR",
                    help="backtest folder for --history-matched (default: panel/ beside the scenario file, the "
-                   "panel of alliance histories; e.g. config/backtests for the three Uzbekistan cases)")
+                   "panel of alliance histories; e.g. config/backtests for the country's own cases)")
     p.add_argument("--include-later-outcomes", action="store_true",
                    help="with --history-matched, also use cases whose windows end after the scenario's start")
     p.add_argument("--no-report", action="store_true",
