@@ -59,16 +59,21 @@ PAGES: dict[str, Page] = {
                      "defines the scores.", 1.5),
     "history-base": Page("History matching: the base scenario",
                          (*CLI, "run", "config/base.yaml", "--history-matched", "--out", "OUT", "--no-report"),
-                         "The base forecast, prior and history-matched (cases ending before 2017-Q3).", 1.5),
+                         "The base forecast, prior and history-matched on the panel of alliance histories "
+                         "(`config/panel/`, the default; cases whose windows end before 2017-Q3).", 1.5),
     "history-base-later": Page("History matching: the base scenario with later outcomes",
                                (*CLI, "run", "config/base.yaml", "--history-matched", "--include-later-outcomes",
                                 "--out", "OUT", "--no-report"),
-                               "As above, also matched on the 2017-2025 case; read the conditional 2026-2030 "
-                               "figure.", 1.5),
+                               "As above, also matched on the panel cases whose windows end after 2017-Q3.", 1.5),
+    "history-base-uzbekistan": Page("History matching: the base scenario on Uzbekistan's own cases",
+                                    (*CLI, "run", "config/base.yaml", "--history-matched", "--backtests",
+                                     "config/backtests", "--out", "OUT", "--no-report"),
+                                    "The base forecast matched on the Uzbekistan cases of 2005-Q2 and 2011-Q3 "
+                                    "(`config/backtests/`), kept out of the panel as an independent check.", 0.5),
     "history-current": Page("History matching: today's outlook",
                             (*CLI, "run", "config/current.yaml", "--history-matched", "--out", "OUT", "--no-report"),
-                            "`config/current.yaml` (2026-Q4 to 2035-Q4), prior and history-matched on all three "
-                            "cases.", 1.5),
+                            "`config/current.yaml` (2026-Q4 to 2035-Q4), prior and history-matched on the panel "
+                            "of alliance histories (`config/panel/`).", 1.5),
     "standard-set": Page("The standard set of analyses for the base scenario",
                          (sys.executable, "experiments/standard_set.py", "--out", "OUT"),
                          "`experiments/standard_set.py` with `experiments/standard_set.yaml`: tornado, heatmap, "
