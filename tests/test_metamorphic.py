@@ -6,7 +6,8 @@ Each pair of runs shares every random number (same seed, same replicate numbers,
 draws): only the raised parameter differs, so replicate-by-replicate differences isolate its
 effect. A case passes when the paired mean difference is more than ``Z`` standard errors in the
 expected direction; an effect too small to see at ``N`` replicates is retried at ``4 N``, then
-``16 N`` (the 2011-Q3 suspension case: exercises act on trust, which reaches the decision slowly).
+``16 N``, then ``64 N`` (the 2011-Q3 suspension case: exercises act on trust, which reaches the
+decision slowly, through patron investment's share of the economic-dependence family's weight).
 For ``first_exit`` and ``first_suspension`` the expected sign flips (a driver toward membership makes leaving less likely).
 """
 
@@ -132,7 +133,7 @@ def test_raising_moves_the_event_in_the_configured_direction(path, column, direc
     s = scenario(path)
     expected = -direction if s.event.kind in ("first_exit", "first_suspension") else direction
     mean, se, z = paired_z(path, column, N)
-    for k in (4, 16):  # too small to see: look again with 4 (then 16) times the replicates
+    for k in (4, 16, 64):  # too small to see: look again with 4 (then 16, 64) times the replicates
         if abs(z) > Z:
             break
         mean, se, z = paired_z(path, column, k * N)
