@@ -68,8 +68,11 @@ def slider_specs(scenario: Scenario) -> dict[str, dict]:
         lo, hi = priors[path].support()
         if lo == hi:
             lo, hi = lo - 1.0, hi + 1.0
+        unit = "utility units" if path.startswith("powers.") else "logit units"
+        if path.startswith("drivers.") and scenario.drivers[path.split(".")[1]].family:
+            unit = f"share of {scenario.drivers[path.split('.')[1]].family}'s weight"
         specs[slider_name(path)] = {"type": "SliderFloat", "value": round(float(med[path]), 3),
-                                    "label": f"{path} ({'utility units' if path.startswith('powers.') else 'logit units'})", "min": float(lo), "max": float(hi),
+                                    "label": f"{path} ({unit})", "min": float(lo), "max": float(hi),
                                     "step": round((hi - lo) / 50, 4), "path": path}
     return specs
 
