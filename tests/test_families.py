@@ -104,17 +104,25 @@ def test_uzbekistan_shares_the_panel_priors_and_matching_draws_fill_left_out_dri
     base = load_scenario(CONFIG / "base.yaml")
     cases = backtest.load_cases(CONFIG / "panel")
     backtest.check_shared(cases, base)  # no error: the layer includes the ontology unchanged
-    assert "decision_point" in base.left_out
-    assert "drivers.decision_point.weight" not in {p for p, _ in iter_priors(base)}
-    with_point = next(c for c in cases.values() if "decision_point" in c.drivers)
-    ens = SimpleNamespace(draws=sample_draws(base, 11, 30), seed=11)
+    gone = next(d for d in base.left_out if any(d in c.drivers for c in cases.values()))
+    with_it = next(c for c in cases.values() if gone in c.drivers)
+    path = f"drivers.{gone}.weight"
+    assert path not in {p for p, _ in iter_priors(base)}
+    ens = SimpleNamespace(draws=sample_draws(base, 11, 30), seed=11, scenario=base)
     used = np.arange(0, 30, 3)
     draws = backtest.matching_draws(ens, cases, used)
-    own = sample_draws(with_point, 11, 30)
-    assert np.array_equal(draws["drivers.decision_point.weight"].to_numpy(),
-                          own["drivers.decision_point.weight"].to_numpy()[used])
+    own = sample_draws(with_it, 11, 30)  # drawn as a run of that case would have drawn it
+    assert np.array_equal(draws[path].to_numpy(), own[path].to_numpy()[used])
     assert np.array_equal(draws["decision.join_intercept"].to_numpy(),
                           ens.draws["decision.join_intercept"].to_numpy()[used])
+    # a path both have under different priors (the panel layer's suspension intercept, fitted on
+    # the panel; Uzbekistan's from the CSTO reference class) is the cases' own, drawn independently
+    matched, own = backtest.shared_split(cases, base)
+    assert "decision.join_intercept" in matched and "decision.suspend_intercept" in own
+    assert not np.array_equal(draws["decision.suspend_intercept"].to_numpy(),
+                              ens.draws["decision.suspend_intercept"].to_numpy()[used])
+    lo, hi = own["decision.suspend_intercept"].support()
+    assert draws["decision.suspend_intercept"].between(lo, hi).all()
     armenia = load_scenario(CONFIG / "armenia.yaml")
     with pytest.raises(ConfigError, match="shared priors file"):
         backtest.check_shared(cases, armenia)

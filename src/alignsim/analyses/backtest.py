@@ -234,47 +234,76 @@ def preflight(folder: str | Path, target: Scenario,
     return cases, use
 
 
-def check_shared(cases: dict[str, Scenario], target: Scenario) -> None:
-    """The target must share the cases' priors for their weights to apply to its draws.
+CORE_PATHS = ("decision.join_intercept", "decision.leave_intercept")
 
-    Every shared prior of every case must be the target's too, with the same distribution,
-    except the priors of a driver the target leaves out (``left_out``): those do not act on the
-    target, and the matching draws them from their prior (``matching_draws``).
+
+def core_paths(cases: dict[str, Scenario], target: Scenario) -> list[str]:
+    """The priors the target must share with the cases: the join and leave intercepts and the
+    weight of every driver both have (the ontology's families)."""
+    out = list(CORE_PATHS)
+    for case in cases.values():
+        out += [f"drivers.{k}.weight" for k in case.drivers if k in target.drivers]
+    return list(dict.fromkeys(out))
+
+
+def shared_split(cases: dict[str, Scenario], target: Scenario) -> tuple[list[str], dict[str, object]]:
+    """(paths matched on the target's draws, {path: prior} of the cases' other priors).
+
+    A case prior the target also has with the same distribution is matched: its draws are the
+    target's and the weights inform them. Any other shared prior of the cases (a layer the target
+    does not include, e.g. the panel's suspension intercepts or its powers' shift policies, or a
+    driver the target leaves out) is the cases' own: drawn from the cases' prior for the matching
+    (``matching_draws``) and marginalised by the weights, never mixed with the target's.
     """
     mine = dict(history.iter_priors(target))
+    matched: list[str] = []
+    own: dict[str, object] = {}
     for case in cases.values():
         for path, prior in history.iter_priors(case):
-            if history.is_case_specific(path) or history.left_out_path(target, path):
+            if history.is_case_specific(path) or path in matched or path in own:
                 continue
-            if mine.get(path) != prior:
-                given = describe_prior(mine[path]) if path in mine else "no such prior"
-                raise ConfigError(path, given, f"the same prior as the backtest case {case.name!r}, {describe_prior(prior)} "
-                                  "(a scenario must include the cases' shared priors file to be matched on them)")
+            if mine.get(path) == prior:
+                matched.append(path)
+            else:
+                own[path] = prior
+    return matched, own
+
+
+def check_shared(cases: dict[str, Scenario], target: Scenario) -> None:
+    """The target must share the cases' core priors for their weights to mean anything for it.
+
+    The core (``core_paths``): the join and leave intercepts and the weights of the drivers the
+    target has in common with the cases, each with the same distribution (a scenario includes the
+    cases' ontology, config/priors-alliance.yaml, directly or through a layer). The cases' other
+    priors need not be the target's (``shared_split``).
+    """
+    matched, own = shared_split(cases, target)
+    mine = dict(history.iter_priors(target))
+    for path in core_paths(cases, target):
+        if path in own:
+            given = describe_prior(mine[path]) if path in mine else "no such prior"
+            raise ConfigError(path, given, f"the same prior as the backtest cases, {describe_prior(own[path])} "
+                              "(a scenario must include the cases' shared priors file to be matched on them)")
 
 
 def matching_draws(ens, cases: dict[str, Scenario], used: np.ndarray) -> pd.DataFrame:
     """The run's outer draws ``used`` with every shared prior path of the cases (union over cases).
 
-    Paths the run has are its own draws; a path only the cases have (a driver the target leaves
-    out) is drawn as ``priors.sample_draws`` would have drawn it, ppf of the stream
-    ("prior:" + path) at the draw's index with the run's seed, so the matching does not depend
-    on which paths the target happens to have. Shape: (len(used), paths).
+    Matched paths (``shared_split``) are the run's own draws. The cases' own paths are drawn from
+    the cases' prior at the draw's index with the run's seed: with the stream ("prior:" + path),
+    as ``priors.sample_draws`` would, where the target lacks the path; with ("cases:" + path)
+    where the target has it under another prior (a different quantity of the same name, drawn
+    independently of the target's). Shape: (len(used), paths).
     """
     from alignsim.engine.priors import ppf
     from alignsim.engine.streams import uniforms
 
-    priors: dict[str, object] = {}
-    for case in cases.values():
-        for path, prior in history.iter_priors(case):
-            if not history.is_case_specific(path):
-                priors.setdefault(path, prior)
+    matched, own = shared_split(cases, ens.scenario)
     n = int(ens.draws.index.max()) + 1
-    columns = {}
-    for path, prior in priors.items():
-        if path in ens.draws:
-            columns[path] = ens.draws.loc[used, path].to_numpy()
-        else:
-            columns[path] = ppf(prior, uniforms(ens.seed, f"prior:{path}", 0, 0, n))[used]
+    columns = {path: ens.draws.loc[used, path].to_numpy() for path in matched}
+    for path, prior in own.items():
+        purpose = f"cases:{path}" if path in ens.draws else f"prior:{path}"
+        columns[path] = ppf(prior, uniforms(ens.seed, purpose, 0, 0, n))[used]
     return pd.DataFrame(columns, index=pd.Index(used, name=ens.draws.index.name))
 
 
@@ -425,6 +454,8 @@ def match_run(ens, folder: str | Path = "config/panel", inner: int = history.MIN
                "later_outcomes_used": later,
                "inner_replicates": inner, "draws": len(draws), "ess_draws": history.kish_ess(w.to_numpy()),
                "effective_groups": history.effective_groups(use, {k: c.decision_group for k, c in chosen.items()}),
+               "matched_parameters": len(shared_split(chosen, target)[0]),
+               "cases_own_parameters": len(shared_split(chosen, target)[1]),
                "prior": prior["probability"], "matched": head,
                "conditional": _matched_conditional(ens, w, per_draw_reps, observed_in_weights=bool(later))}
     return MatchedForecast(summary, table, history.parameter_shift(draws, w), w)
@@ -466,7 +497,8 @@ def format_matched(m: MatchedForecast) -> str:
     names = s["cases"] if len(s["cases"]) <= 6 else [*s["cases"][:3], "...", s["cases"][-1]]
     lines = [f"History-matched on {len(s['cases'])} case(s), {s['effective_groups']} effective group(s) "
              f"({', '.join(names)}): Kish ESS {s['ess_draws']:.1f} of {s['draws']} draws, "
-             f"{s['inner_replicates']} inner replicates per draw per case; likelihoods tempered by 1/(group size)"]
+             f"{s['inner_replicates']} inner replicates per draw per case; likelihoods tempered by 1/(group size); "
+             f"{s['matched_parameters']} parameters shared with the target, {s['cases_own_parameters']} the cases' own"]
     if s["later_outcomes_used"]:
         lines.append(f"NOTE: uses outcomes observed after this scenario's start: {', '.join(s['later_outcomes_used'])}")
     lines.append(f"P(event by horizon): prior {pr['estimate']:.1%} (epistemic {pr['epistemic_low']:.1%}-{pr['epistemic_high']:.1%}); "
