@@ -100,6 +100,7 @@ def test_priors_files_may_be_layered_but_not_override(write_doc, tmp_path):
         load_scenario(write_doc(dict(doc, include="region.yaml")))
 
 
+@pytest.mark.slow
 def test_uzbekistan_shares_the_panel_priors_and_matching_draws_fill_left_out_drivers():
     base = load_scenario(CONFIG / "base.yaml")
     cases = backtest.load_cases(CONFIG / "panel")

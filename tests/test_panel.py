@@ -41,7 +41,12 @@ def test_every_drawn_case_has_a_file():
     assert {p.stem for p in CASE_FILES} == first | second
 
 
-@pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: p.stem)
+# The fast tier loads a fixed sample of 8 cases (every 10th file); the slow tier loads them all.
+FAST_CASES = set(CASE_FILES[::10])
+CASE_PARAMS = [pytest.param(p, id=p.stem, marks=() if p in FAST_CASES else pytest.mark.slow) for p in CASE_FILES]
+
+
+@pytest.mark.parametrize("path", CASE_PARAMS)
 def test_case_loads_with_the_shared_priors_and_sets_none(path):
     own = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert own["include"] == "../priors-panel.yaml"

@@ -179,6 +179,7 @@ def test_chromium_loads_every_image_and_shows_the_headline(run_dir, report):
         shutil.copy(shot, Path(keep) / "report_screenshot.png")
 
 
+@pytest.mark.slow
 def test_a_scenario_without_drivers_gets_a_report_that_says_so(tmp_path, write_doc):
     """Planted: a scenario with no drivers at all (only intercepts and the barrier). The report
     used to stop on an empty driver table; it must be written and say why the balance is absent."""
