@@ -15,6 +15,7 @@ import pandas as pd
 
 from alignsim.engine.agents import STATUS_CODES
 from alignsim.engine.base_rate import base_rates
+from alignsim.engine.choice import choice_counts_table, choice_tilt_table
 from alignsim.engine.ensemble import FIXED_POINT, EnsembleResult, gap_bin_edges
 from alignsim.scenario import Scenario
 from alignsim.scenario.timeaxis import Quarter
@@ -319,3 +320,13 @@ def summarise(result: EnsembleResult) -> dict:
         "resolution": s.resolution.model_dump(mode="json", exclude_none=True) if s.resolution else None,
         "base_rate": base_rates(s),
     }
+
+
+def choices(result: EnsembleResult) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The strategic powers' choices: (per quarter, by the focal state's tilt) as tidy tables
+    (``engine.choice.choice_counts_table`` / ``choice_tilt_table``); None for rule-based powers."""
+    t = result.totals
+    if t.choices is None:
+        return None
+    return (choice_counts_table(result.scenario, t.choices),
+            choice_tilt_table(result.scenario, t.choices_by_tilt))
