@@ -256,16 +256,16 @@ class Strategy:
         q = 1.0 - p
         H = self.horizon
         weights = np.empty((H + 2, self.model.n))
-        weights[0] = self.disc[0]
+        rho = q if self.delta is None else self.delta * q  # one more quarter: discounted, survived
+        weights[0] = self.disc[0] * slope
         for h in range(1, H):
-            weights[h] = weights[h - 1] * q * (self.disc[h] / self.disc[h - 1])
+            np.multiply(weights[h - 1], rho, out=weights[h])   # delta**(h+1) q**h slope
         if self.delta is None:
             weights[H:] = 0.0
         else:
-            rho = self.delta * q
-            lead = self.delta ** (H + 1) * q ** H / (1.0 - rho)
-            weights[H], weights[H + 1] = lead, lead / (1.0 - rho)
-        weights *= slope
+            inv = 1.0 / (1.0 - rho)
+            np.multiply(weights[H - 1] * rho, inv, out=weights[H])  # delta**(H+1) q**H slope / (1 - rho)
+            np.multiply(weights[H], inv, out=weights[H + 1])
         return 1.0 - t * t, weights
 
     def lookahead_linear(self, power: StrategicPower, opt: ChosenPolicy,
