@@ -9,7 +9,14 @@ for each chosen policy ``p`` it picks ``a`` in {-1, 0, +1} (retreat / hold / exp
 moving by ``a * step_p`` and staying there) with
 
     P(a) = exp(precision * EU(a)) / sum_b exp(precision * EU(b)),
-    EU(a) = E[ sum_{h=1..H} U_i(t + h) | a now, then hold ]   (relative to EU(0)).
+    EU(a) = E[ sum_{h=1..H} delta**h U_i(t + h) + sum_{h>H} delta**h U_i(t + H) | a now, then hold ]
+
+(relative to EU(0)), with the quarterly discount factor delta = (1 + r)**-0.25 from the annual
+rate ``powers.discount`` r. A chosen level persists, so it is valued over its whole discounted
+duration: after the horizon the state at the horizon is held, except membership, whose expected
+discounted quarters follow from the switching chance at the horizon (``member_tail``). Without
+``powers.discount``, delta = 1 and nothing after the horizon counts (an 8-quarter sum values a
+persistent level's cost in full but most of its lagged effects not at all: near-uniform choices).
 
 Utility is measured in the power's own unit: keeping its first chosen policy at full scale
 (x = 1) for one quarter costs ``cost`` units. The other powers are expected to repeat their last
@@ -24,9 +31,10 @@ Two look-aheads (``powers.lookahead.method``):
   chosen policy, G(h), come once per batch from deterministic rollouts of the model's own
   mechanisms (no shocks, no noise, membership held). Each quarter, with D = sum_h G(h):
   d tilt -> (1 - tilt**2) D_pull; d member -> sigma'(z) sum_h sum_{k<=h} G_pull(k) with z the
-  current join (or leave) logit; a variable -> D_var; the quadratic cost is exact. The slopes are
-  taken at the pull shifted by the other powers' last choices. ``scripts/powers_table.py``
-  measures its error against ``model``.
+  current join (or leave) logit; a variable -> D_var; the quadratic cost is exact. Discounted,
+  D = sum_h delta**h G(h) + tail G(H), and membership weighs each quarter by delta**h and the
+  chance of no switch before it (``slopes``). The slopes are taken at the pull shifted by the
+  other powers' last choices. ``scripts/powers_table.py`` measures its error against ``model``.
 
 Choices use the stream ``choice:<policy ref>`` at the current step: they do not depend on the
 batch size or the worker, and not on any later random number of the run.
