@@ -173,6 +173,51 @@ def stakes(scenario, n: int, steps=(1, 20)) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def substitute_offset(rule, strategic, n: int = 4000, seed: int = 4242, raise_by: float = 3.0) -> pd.DataFrame:
+    """The metamorphic case of tests/test_metamorphic.py: drivers.bilateral_cooperation.weight
+    raised by ``raise_by`` (common random numbers), under both power models: P(event), Russia's
+    final cooperation and the driver's mean contribution to the pull."""
+    from alignsim.engine.ensemble import EnsembleResult, simulate
+    from alignsim.engine.estimates import event_step
+
+    rows = []
+    for label, s in (("rule", rule), ("strategic", strategic)):
+        params = replicate_params(sample_draws(s, seed, n), n, 0, n)
+        out = {}
+        for name, add in (("as drawn", 0.0), (f"+{raise_by:g}", raise_by)):
+            q = params.copy()
+            q["drivers.bilateral_cooperation.weight"] += add
+            r = simulate(s, q, seed)
+            hit = (event_step(EnsembleResult(s, seed, q, r.replicates, r.totals)) > 0).astype(float)
+            out[name] = (hit, r.replicates["final.policies.russia.cooperation"].mean(),
+                         r.replicates["contrib.bilateral_cooperation"].mean())
+        (h0, c0, k0), (h1, c1, k1) = out.values()
+        d = h1 - h0
+        rows.append({"power model": label, "P(event), weight as drawn": h0.mean(), f"P(event), weight +{raise_by:g}": h1.mean(),
+                     "paired difference": d.mean(), "se": d.std(ddof=1) / np.sqrt(n),
+                     "Russia's final cooperation": f"{c0:.3f} -> {c1:.3f}",
+                     "mean contribution of bilateral_cooperation": f"{k0:+.3f} -> {k1:+.3f}"})
+    return pd.DataFrame(rows)
+
+
+def which_default(compared: list[tuple[str, object]]) -> str:
+    """The default and why: the panel's decision if it ran, else the backtests', with the caveat."""
+    done = [(f, c) for f, c in compared if not isinstance(c, str)]
+    if not done:
+        return "No folder has cases with strategic powers, so nothing decides the default yet: it stays rule-based."
+    folder, c = done[0]
+    caveat = "" if folder == "config/panel" else (
+        f" The panel (config/panel) could not be used: its cases give their powers no options yet (the "
+        f"per-alliance roles table that gives them patron, rival and third-power actors is another "
+        f"change); this decision rests on the {len(c.forecasts['case'].unique())} Uzbekistan backtest cases "
+        f"only and should be re-made with `alignsim backtest config/panel --compare-powers` once the "
+        f"panel has powers.")
+    return (f"By the rule above, on `{folder}`: the default is **{c.default}**-based powers ({c.reason}).{caveat} "
+            "The switch for the Uzbekistan scenarios is `powers: {model: strategic}` together with the "
+            "`outside_options:` block of config/base-strategic.yaml in config/base.yaml and config/current.yaml; "
+            "`--set powers.model=rule` on config/base-strategic.yaml runs the rule-based alternative.")
+
+
 def panel_comparisons(folders: list[str], draws: int) -> tuple[str, list[tuple[str, object]]]:
     """compare_power_models on each folder: (markdown, [(folder, comparison or the refusal)])."""
     from alignsim.analyses.power_models import compare_power_models
@@ -226,7 +271,9 @@ def main() -> None:
     years = by_year(s, table)
     err = lookahead_error(s, args.check)
     why = stakes(s, args.check)
-    panel_text, _ = panel_comparisons(["config/panel", "config/backtests"], args.panel_draws)
+    offset = substitute_offset(rule, s)
+    panel_text, compared = panel_comparisons(["config/panel", "config/backtests"], args.panel_draws)
+    default_text = which_default(compared)
     p_rule = summarise(run_ensemble(rule, args.replicates, SEED, keep_table=False))["probability"]
     p_strat = summarise(run_ensemble(s, args.replicates, SEED, keep_table=False))["probability"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -276,6 +323,21 @@ it is lower (table above).
 
 {md(why)}
 
+## A property of strategic powers: the patron offsets a stronger substitute
+
+tests/test_metamorphic.py raises each driver's weight under common random numbers and expects
+P(event) to move in the driver's direction. For `drivers.bilateral_cooperation.weight` (an `away`
+driver: bilateral ties with Russia substitute for the CSTO) the strategic model moves the other
+way, and this is a property of the model, not a bug: Russia values the ties themselves but
+values membership more, and the driver is its own cooperation level (mirrored), so when
+Uzbekistan weighs the ties more as a substitute, each unit of cooperation costs Russia more in
+lost pull toward the bloc and it supplies less, by more than the weight rose: the product that
+pulls away shrinks. The suite expects the reversed sign for this one case (`STRATEGIC_OFFSETS`),
+and tests/test_powers.py (test_strategic_patron_offsets_a_stronger_substitute) shows the same
+mechanism on a planted case. 4000 replicates, seed 4242:
+
+{md(offset)}
+
 ## The linear look-ahead against the model's own look-ahead
 
 {args.check} replicates; at each listed quarter of one linear-strategic run, the choice probabilities
@@ -305,6 +367,10 @@ grouped standard error (decision groups as clusters). The default is strategic u
 Brier score is worse than the rule-based one's by more than that error.
 
 {panel_text}
+
+### Which default, and why
+
+{default_text}
 """
     out.write_text(text, encoding="utf-8")
     print(text)

@@ -178,10 +178,14 @@ class Strategy:
         for power in self.powers:
             slopes = self.slopes(power) if self.method == "linear" else None
             for opt in power.options:
-                eu = (self.lookahead_linear(power, opt, slopes) if slopes is not None
-                      else self.lookahead_model(power, opt))              # (3, n), row 1 = 0
-                e_m = np.exp(np.clip(self.precision * eu[0], -700.0, 700.0))
-                e_p = np.exp(np.clip(self.precision * eu[2], -700.0, 700.0))
+                if slopes is not None:
+                    eu_m, eu_p = self._linear_pm(power, opt, slopes)
+                else:
+                    eu = self.lookahead_model(power, opt)  # (3, n), row 1 = 0
+                    eu_m, eu_p = eu[0], eu[2]
+                e_m, e_p = self.precision * eu_m, self.precision * eu_p
+                for e in (e_m, e_p):
+                    np.exp(np.clip(e, -700.0, 700.0, out=e), out=e)
                 total = 1.0 + e_m + e_p
                 u = model.uniform(f"choice:{opt.ref}")
                 a = (u >= e_m / total).astype(np.int8) + (u >= 1.0 - e_p / total).astype(np.int8) - 1
@@ -278,6 +282,14 @@ class Strategy:
 
     def lookahead_linear(self, power: StrategicPower, opt: ChosenPolicy,
                          slopes: tuple[Array, Array] | None = None) -> Array:
+        """EU of retreat / hold / expand relative to hold by the linear look-ahead, shape (3, n)."""
+        eu_m, eu_p = self._linear_pm(power, opt, slopes)
+        return np.stack([eu_m, np.zeros_like(eu_m), eu_p])
+
+    def _linear_pm(self, power: StrategicPower, opt: ChosenPolicy,
+                   slopes: tuple[Array, Array] | None = None) -> tuple[Array, Array]:
+        """(EU(retreat), EU(expand)) relative to hold, (n,) each: for a level change d (the step,
+        clipped at the bounds), d * (marginal utility - cost * annuity * (2 x + d))."""
         if self._gains is None:
             self._prepare_linear()
         tilt_slope, member_weights = slopes if slopes is not None else self.slopes(power)
@@ -295,9 +307,13 @@ class Strategy:
             if times is not None:  # product rule: d(of * times) = times d(of) + of d(times)
                 d = self._vars[times].value * d + self.observe(of) * g[times]
             marginal += w * d
-        x = self._vars[opt.ref].value
-        new, cost = self._cost_change(opt)
-        return marginal * (new - x) - cost
+        var = self._vars[opt.ref]
+        x, (lo, hi) = var.value, var.bounds
+        down = np.maximum(x - opt.step, lo) - x
+        up = np.minimum(x + opt.step, hi) - x
+        curve = opt.cost * self.annuity  # the cost of level x + d less that of x: curve * d * (2 x + d)
+        two_x = 2.0 * x
+        return down * (marginal - curve * (two_x + down)), up * (marginal - curve * (two_x + up))
 
     def linear_responses(self) -> dict[str, dict[str, Array]]:
         """Per chosen policy: discounted responses D = sum_{h<=H} delta**h G(h) + tail G(H) of
@@ -327,17 +343,19 @@ class Strategy:
         quiet = np.zeros_like(model.shock_matrix)
         zero_rows = lambda purposes: np.zeros((len(purposes), model.n))  # noqa: E731
         rows = [model.row_of[r] for r in sorted(self.chosen_refs)]
+        chosen_rows = set(rows)
+        moving = [b for agent in model.agents_by_type.get(PowerAgent, []) for b in agent.blocks
+                  if not chosen_rows.issuperset(range(b.start, b.stop))]  # the rest are held anyway
         if bumped is not None:
             model.state_matrix[model.row_of[bumped]] += BUMP
         path: dict[str, list[Array]] = {k: [] for k in ("pull", *keys)}
-        powers = model.agents_by_type.get(PowerAgent, [])
         try:
             for _ in range(self.horizon):
                 for phase in model.scenario.order:
                     if phase == "policies":
                         held = model.state_matrix[rows].copy()
                         model._commit([(b, b.advance(model.state_matrix, quiet, zero_rows, zero_rows))
-                                       for agent in powers for b in agent.blocks])
+                                       for b in moving])
                         model.state_matrix[rows] = held
                     elif phase == "drivers":
                         model._commit([(b, b.advance(model.state_matrix, quiet, zero_rows, zero_rows))
