@@ -212,7 +212,7 @@ def which_default(compared: list[tuple[str, object]]) -> str:
         f"change); this decision rests on the {len(c.forecasts['case'].unique())} Uzbekistan backtest cases "
         f"only and should be re-made with `alignsim backtest config/panel --compare-powers` once the "
         f"panel has powers.")
-    return (f"By the rule above, on `{folder}`: the default is **{c.default}**-based powers ({c.reason}).{caveat} "
+    return (f"By the rule above, on `{folder}`: the default is the **{c.default}** power model ({c.reason}).{caveat} "
             "The switch for the Uzbekistan scenarios is `powers: {model: strategic}` together with the "
             "`outside_options:` block of config/base-strategic.yaml in config/base.yaml and config/current.yaml; "
             "`--set powers.model=rule` on config/base-strategic.yaml runs the rule-based alternative.")
