@@ -176,9 +176,10 @@ class FutureShocked(AlignmentModel):
         self.streams = FutureStreams(self.seed)
 
 
+@pytest.mark.parametrize("discount", DISCOUNTS)
 @pytest.mark.parametrize("method", ["linear", pytest.param("model", marks=pytest.mark.slow)])
-def test_choices_do_not_depend_on_the_runs_future_shocks(tmp_path, method):
-    s = load(tmp_path, planted(member_weight=50.0, tilt_weight=1.0, method=method))
+def test_choices_do_not_depend_on_the_runs_future_shocks(tmp_path, method, discount):
+    s = load(tmp_path, planted(member_weight=50.0, tilt_weight=1.0, method=method, discount=discount))
     s = s.model_copy(update={"end": "2022-Q4"})
     base, _ = choices(s, n=300)
     shocked, _ = choices(s, n=300, model_cls=FutureShocked)
