@@ -285,3 +285,30 @@ def test_discounted_linear_lookahead_tracks_the_model_lookahead(tmp_path):
     d_lin, d_exact = lin[2] - lin[0], exact[2] - exact[0]
     assert np.corrcoef(d_lin, d_exact)[0, 1] > 0.4
     assert abs(d_lin.mean() - d_exact.mean()) < 0.2 * abs(d_exact.mean()), (d_lin.mean(), d_exact.mean())
+
+
+@pytest.mark.slow
+def test_strategic_run_reports_what_each_power_chose_and_when(tmp_path):
+    """choices.csv counts every replicate-quarter once per policy, the same for any batch size;
+    the report has the section, its table and figure; a rule-based run has none of them."""
+    from alignsim import run
+    from alignsim.runs.report import build_report
+
+    outs = {}
+    for batch in (300, 1000):
+        out = tmp_path / f"b{batch}"
+        run(CONFIG / "base-strategic.yaml", replicates=1000, seed=3, batch_size=batch, out=out,
+            overrides=["monte_carlo.draws=20"], report=False)
+        outs[batch] = pd.read_csv(out / "choices.csv")
+    chosen = outs[300]
+    pd.testing.assert_frame_equal(chosen, outs[1000])
+    per_cell = chosen.groupby(["power", "policy", "step"])["count"].sum()
+    assert (per_cell == 1000).all() and len(per_cell) == 5 * 54
+    html_path, md_path = build_report(tmp_path / "b1000")
+    text = md_path.read_text()
+    assert "## What the powers chose" in text and "report_figures/choices.png" in text
+    assert "| russia | pressure |" in text
+    rule = tmp_path / "rule"
+    run(CONFIG / "base.yaml", replicates=200, seed=3, out=rule, overrides=["monte_carlo.draws=20"], report=False)
+    assert not (rule / "choices.csv").exists()
+    assert "What the powers chose" not in build_report(rule)[1].read_text()
