@@ -251,6 +251,10 @@ def test_bad_power_config_is_one_clear_error(tmp_path):
     del doc["powers"]["precision"]
     with pytest.raises(ConfigError, match="powers.precision"):
         load(tmp_path, doc)
+    doc = planted(discount=0.08)
+    doc["powers"]["discount"] = {"dist": "uniform", "low": 0.0, "high": 0.1, **SET}
+    with pytest.raises(ConfigError, match="powers.discount.*annual discount rate above 0"):
+        load(tmp_path, doc)
 
 
 def test_explore_page_sets_a_powers_utility_weights():
