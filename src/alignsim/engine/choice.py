@@ -53,7 +53,7 @@ from alignsim.scenario import Scenario
 Array = np.ndarray
 ACTIONS = np.array([-1.0, 0.0, 1.0])
 BUMP = 1e-3  # size of the finite-difference change behind the linear responses
-TILT_EDGES = np.linspace(-1.0, 1.0, 11)  # fixed bins of the focal state's tilt for the choice counts
+TILT_EDGES = np.linspace(-1.0, 1.0, 41)  # fixed bins (width 0.05) of the focal state's tilt for the choice counts
 
 
 @dataclass(eq=False)

@@ -29,28 +29,38 @@ def _shares_text(frame: pd.DataFrame) -> str:
     return " / ".join(f"{labels[o]} {100.0 * c[o] / total:.0f}%" for o in OPTIONS)
 
 
-def choice_summary(choices: pd.DataFrame, by_tilt: pd.DataFrame, min_share: float = 0.05) -> pd.DataFrame:
+def tail_bins(per_bin: pd.Series, share: float = 0.1) -> tuple[list[float], list[float]]:
+    """The fixed tilt bins (by lower edge) making up about the lowest and the highest ``share``
+    of the choices: bins are added from each end until they hold at least ``share`` of them."""
+    total = per_bin.sum()
+    low_end = per_bin.index[np.searchsorted(per_bin.cumsum().to_numpy(), share * total)]
+    high_end = per_bin.index[::-1][np.searchsorted(per_bin[::-1].cumsum().to_numpy(), share * total)]
+    return [b for b in per_bin.index if b <= low_end], [b for b in per_bin.index if b >= high_end]
+
+
+def choice_summary(choices: pd.DataFrame, by_tilt: pd.DataFrame) -> pd.DataFrame:
     """Per (power, policy): entropy of all its choices and of the first and last year's, the shares
-    over all quarters, and the shares in the lowest and the highest tilt bin holding at least
-    ``min_share`` of the choices (bins of width 0.2: the tails of the tilt as the powers saw it)."""
+    over all quarters, and the shares in about the lowest and the highest decile of the focal
+    state's tilt as the powers saw it (``tail_bins`` over the fixed bins of ``choices_by_tilt``)."""
     rows = []
     choices = choices.assign(year=choices["quarter"].str[:4])
     years = sorted(choices["year"].unique())
     for (power, policy), g in choices.groupby(["power", "policy"], sort=False):
         t = by_tilt[(by_tilt["power"] == power) & (by_tilt["policy"] == policy)]
-        per_bin = t.groupby("tilt_low")["count"].sum()
-        kept = per_bin[per_bin >= min_share * per_bin.sum()].index
-        lo, hi = (kept.min(), kept.max()) if len(kept) else (np.nan, np.nan)
+        per_bin = t.groupby("tilt_low")["count"].sum().sort_index()
+        width = float(t["tilt_high"].iloc[0] - t["tilt_low"].iloc[0])
+        low, high = tail_bins(per_bin)
         count = lambda f: f.groupby("option")["count"].sum().reindex(OPTIONS, fill_value=0).to_numpy()  # noqa: E731
         first, last = g[g["year"] == years[0]], g[g["year"] == years[-1]]
-        row = {"power": power, "policy": policy,
-               "entropy (bits)": entropy_bits(count(g)),
-               f"entropy {years[0]}": entropy_bits(count(first)),
-               f"entropy {years[-1]}": entropy_bits(count(last)),
-               "all quarters": _shares_text(g),
-               f"{years[0]}": _shares_text(first), f"{years[-1]}": _shares_text(last)}
-        if len(kept):
-            row["lowest tilt bin"] = f"[{lo:+.1f}, {lo + 0.2:+.1f}): " + _shares_text(t[t["tilt_low"] == lo])
-            row["highest tilt bin"] = f"[{hi:+.1f}, {hi + 0.2:+.1f}): " + _shares_text(t[t["tilt_low"] == hi])
-        rows.append(row)
+        total = per_bin.sum()
+        rows.append({"power": power, "policy": policy,
+                     "entropy (bits)": entropy_bits(count(g)),
+                     f"entropy {years[0]}": entropy_bits(count(first)),
+                     f"entropy {years[-1]}": entropy_bits(count(last)),
+                     "all quarters": _shares_text(g),
+                     f"{years[0]}": _shares_text(first), f"{years[-1]}": _shares_text(last),
+                     "lowest tilt decile": f"tilt < {max(low) + width:+.2f} ({100 * per_bin[low].sum() / total:.0f}%): "
+                                           + _shares_text(t[t["tilt_low"].isin(low)]),
+                     "highest tilt decile": f"tilt >= {min(high):+.2f} ({100 * per_bin[high].sum() / total:.0f}%): "
+                                            + _shares_text(t[t["tilt_low"].isin(high)])})
     return pd.DataFrame(rows)

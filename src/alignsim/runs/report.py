@@ -219,8 +219,8 @@ def powers_section(run_dir: Path, scenario: Scenario) -> Section | None:
     s = Section("What the powers chose", "powers")
     s.p("Each quarter every power picks an option per policy by a logit rule on expected utility "
         "(config powers:). Shares over all replicates; entropy in bits (1.585 = the three options "
-        "equally often); the tilt bins are those of the focal state's lean toward the bloc as the powers "
-        "saw it when choosing (tanh of the pull; lowest and highest bin holding at least 5% of choices).",
+        "equally often); the tilt deciles are those of the focal state's lean toward the bloc as the powers "
+        "saw it when choosing (tanh of the pull), to the nearest bin of width 0.05 (the share in brackets).",
         "powers-choices")
     s.table(_fmt(choice_summary(chosen, by_tilt)), "Choice shares and entropy per power and policy.")
     s.figure("choices.png", _png(figures.choice_shares_figure(
