@@ -5,13 +5,16 @@
 
 Each run is a fresh subprocess (``bench_scale.py --one``), so peak memory does not carry over.
 Target printed beside the figures: 10^6 replicates of base under 60 s on 2 cores with the
-strategic model; the cost of the strategic model relative to rule-based powers.
+strategic model; the cost of the strategic model relative to rule-based powers. The cost is also
+printed as CPU seconds of one process (``resource.getrusage``, ``--cpu-replicates``), which other
+jobs on a shared machine inflate much less than wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -19,11 +22,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scale import in_subprocess  # noqa: E402
 
 
+def cpu_seconds(config: str, replicates: int, seed: int) -> float:
+    """User + system CPU seconds of ``run_ensemble`` in this process (after a small warm-up run)."""
+    from alignsim import load_scenario, run_ensemble
+
+    s = load_scenario(config)
+    run_ensemble(s, 1000, seed, keep_table=False)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    run_ensemble(s, replicates, seed, keep_table=False)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--replicates", type=int, default=1_000_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20170706)
+    ap.add_argument("--cpu-replicates", type=int, default=100_000)
     args = ap.parse_args()
     print(f"cores available: {os.cpu_count()}; replicates {args.replicates:,}; workers {args.workers}")
     results = {}
@@ -32,6 +48,11 @@ def main() -> None:
         results[model] = r
         print(f"{model:9s} {config:28s} {r['seconds']:7.1f} s  {r['rep_quarters_per_s']:,.0f} rep-quarters/s  "
               f"peak worker {r['peak_mb_worker']:.0f} MB  P(event) {r['estimate']:.4f} (se {r['se']:.4f})")
+    cpu = {}
+    for model, config in (("rule", "config/base.yaml"), ("strategic", "config/base-strategic.yaml")):
+        cpu[model] = cpu_seconds(config, args.cpu_replicates, args.seed)
+        print(f"{model:9s} CPU {cpu[model]:6.2f} s for {args.cpu_replicates:,} replicates in one process")
+    print(f"strategic / rule CPU time: {cpu['strategic'] / cpu['rule']:.2f}x")
     s = results["strategic"]["seconds"]
     ratio = s / results["rule"]["seconds"]
     scaled = s * 1_000_000 / args.replicates

@@ -17,6 +17,7 @@ Writes docs/results/powers.md (stamped with commit and machine):
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
 import time
@@ -72,8 +73,12 @@ def shares_table(scenario, table: pd.DataFrame) -> tuple[pd.DataFrame, float, fl
     for ref, g in table.groupby("policy", sort=False):
         all_ = _shares(g["choice"])
         low, high = _shares(g.loc[g["tilt"] <= lo, "choice"]), _shares(g.loc[g["tilt"] >= hi, "choice"])
+        years = g["step"].map(lambda t: str(scenario.axis.quarter_of(t))[:4])
+        first, last = _shares(g.loc[years == years.min(), "choice"]), _shares(g.loc[years == years.max(), "choice"])
         rows.append({"power": ref.split(".")[1], "policy": ref.split(".")[2],
                      "entropy (bits)": round(entropy_bits(all_), 3),
+                     f"entropy {years.min()}": round(entropy_bits(first), 3),
+                     f"entropy {years.max()}": round(entropy_bits(last), 3),
                      "all quarters": _fmt(labels[ref], all_),
                      "lowest tilt decile": _fmt(labels[ref], low),
                      "highest tilt decile": _fmt(labels[ref], high),
@@ -129,6 +134,117 @@ def lookahead_error(scenario, n: int, steps=(1, 8, 20, 40)) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def stakes(scenario, n: int, steps=(1, 20)) -> pd.DataFrame:
+    """Why choices were near uniform: per policy, the median over replicates of each part of
+    |EU(expand) - EU(retreat)| (linear look-ahead, utility units; the logit's unit is 1) at a few
+    quarters, once as configured and once with ``powers.discount`` removed (the earlier model:
+    an undiscounted 8-quarter sum, nothing after the horizon)."""
+    rows = []
+    flat = scenario.model_copy(update={"powers": scenario.powers.model_copy(update={"discount": None})})
+    for label, s in (("8-quarter sum (before)", flat), ("discounted, with tail (now)", scenario)):
+        draws = sample_draws(s, SEED, s.monte_carlo.draws)
+        model = AlignmentModel(s, replicate_params(draws, n, 0, n), SEED)
+        st = model.strategy
+        for t in range(1, max(steps) + 1):
+            if t in steps:
+                for power in st.powers:
+                    tilt_slope, member_w = st.slopes(power)
+                    for opt in power.options:
+                        g = st._gains[opt.ref]
+                        new, cost = st._cost_change(opt)
+                        span = new[2] - new[0]
+                        parts = {}
+                        for of, times, w in power.terms:
+                            if of == "tilt":
+                                d = tilt_slope * g["pull"]
+                            elif of == "member":
+                                d = np.einsum("hn,hn->n", member_w, g["_member_paths"])
+                            else:
+                                d = g[of] if times is None else (st._vars[times].value * g[of] + st.observe(of) * g[times])
+                            parts[of.removeprefix("policies.").removeprefix("drivers.") + (" x " + times.split(".")[-1] if times else "")] = \
+                                float(np.median(np.abs(w * d * span)))
+                        eu = st.lookahead_linear(power, opt)
+                        rows.append({"model": label, "quarter": str(model.axis.quarter_of(t)),
+                                     "policy": opt.ref.removeprefix("policies."),
+                                     "cost": float(np.median(np.abs(cost[2] - cost[0]))),
+                                     "utility terms": ", ".join(f"{k} {v:.3f}" for k, v in parts.items()),
+                                     "abs(EU+ - EU-)": float(np.median(np.abs(eu[2] - eu[0])))})
+            model.step()
+    return pd.DataFrame(rows)
+
+
+def substitute_offset(rule, strategic, n: int = 4000, seed: int = 4242, raise_by: float = 3.0) -> pd.DataFrame:
+    """The metamorphic case of tests/test_metamorphic.py: drivers.bilateral_cooperation.weight
+    raised by ``raise_by`` (common random numbers), under both power models: P(event), Russia's
+    final cooperation and the driver's mean contribution to the pull."""
+    from alignsim.engine.ensemble import EnsembleResult, simulate
+    from alignsim.engine.estimates import event_step
+
+    rows = []
+    for label, s in (("rule", rule), ("strategic", strategic)):
+        params = replicate_params(sample_draws(s, seed, n), n, 0, n)
+        out = {}
+        for name, add in (("as drawn", 0.0), (f"+{raise_by:g}", raise_by)):
+            q = params.copy()
+            q["drivers.bilateral_cooperation.weight"] += add
+            r = simulate(s, q, seed)
+            hit = (event_step(EnsembleResult(s, seed, q, r.replicates, r.totals)) > 0).astype(float)
+            out[name] = (hit, r.replicates["final.policies.russia.cooperation"].mean(),
+                         r.replicates["contrib.bilateral_cooperation"].mean())
+        (h0, c0, k0), (h1, c1, k1) = out.values()
+        d = h1 - h0
+        rows.append({"power model": label, "P(event), weight as drawn": h0.mean(), f"P(event), weight +{raise_by:g}": h1.mean(),
+                     "paired difference": d.mean(), "se": d.std(ddof=1) / np.sqrt(n),
+                     "Russia's final cooperation": f"{c0:.3f} -> {c1:.3f}",
+                     "mean contribution of bilateral_cooperation": f"{k0:+.3f} -> {k1:+.3f}"})
+    return pd.DataFrame(rows)
+
+
+def which_default(compared: list[tuple[str, object]]) -> str:
+    """The default and why: the panel's decision if it ran, else the backtests', with the caveat."""
+    done = [(f, c) for f, c in compared if not isinstance(c, str)]
+    if not done:
+        return "No folder has cases with strategic powers, so nothing decides the default yet: it stays rule-based."
+    folder, c = done[0]
+    caveat = "" if folder == "config/panel" else (
+        f" The panel (config/panel) could not be used: its cases give their powers no options yet (the "
+        f"per-alliance roles table that gives them patron, rival and third-power actors is another "
+        f"change); this decision rests on the {len(c.forecasts['case'].unique())} Uzbekistan backtest cases "
+        f"only and should be re-made with `alignsim backtest config/panel --compare-powers` once the "
+        f"panel has powers.")
+    return (f"By the rule above, on `{folder}`: the default is the **{c.default}** power model ({c.reason}).{caveat} "
+            "The switch for the Uzbekistan scenarios is `powers: {model: strategic}` together with the "
+            "`outside_options:` block of config/base-strategic.yaml in config/base.yaml and config/current.yaml; "
+            "`--set powers.model=rule` on config/base-strategic.yaml runs the rule-based alternative.")
+
+
+def panel_comparisons(folders: list[str], draws: int) -> tuple[str, list[tuple[str, object]]]:
+    """compare_power_models on each folder: (markdown, [(folder, comparison or the refusal)])."""
+    from alignsim.analyses.power_models import compare_power_models
+    from alignsim.errors import ConfigError
+
+    out, parts = [], []
+    for folder in folders:
+        try:
+            c = compare_power_models(folder, n_draws=draws, seed=0)  # relative to ROOT (main() changes there)
+        except ConfigError as exc:
+            parts.append(f"`{folder}`: not run ({exc}).")
+            out.append((folder, str(exc)))
+            continue
+        summ = c.summary.set_index("forecaster")
+        rows = pd.DataFrame([{"power model": m, "cases": int(summ.loc[m, "cases"]), "events": int(summ.loc[m, "events"]),
+                              "mean Brier": summ.loc[m, "brier"], "mean log score": summ.loc[m, "log"]} for m in ("rule", "strategic")])
+        pair = c.paired.assign(**{"difference (strategic - rule)": c.paired["difference"]})[
+            ["metric", "difference (strategic - rule)", "se", "cases", "groups"]]
+        per_case = c.forecasts.pivot(index="case", columns="forecaster", values="p_event").reset_index()
+        per_case["occurred"] = c.forecasts.drop_duplicates("case").set_index("case").loc[per_case["case"], "occurred"].to_numpy()
+        parts.append(f"`{folder}` ({draws} outer draws, 200 inner replicates, seed 0; "
+                     f"{len(c.skipped)} cases without strategic powers left out):\n\n{md(rows)}\n\n{md(pair)}\n\n"
+                     f"Out-of-fold P(event) per case:\n\n{md(per_case)}\n\nDecision: **{c.default}** ({c.reason}).")
+        out.append((folder, c))
+    return "\n\n".join(parts), out
+
+
 def md(frame: pd.DataFrame) -> str:
     """A markdown table (floats to 3 decimals)."""
     cell = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
@@ -144,7 +260,9 @@ def main() -> None:
     ap.add_argument("--replicates", type=int, default=20000)
     ap.add_argument("--check", type=int, default=400)
     ap.add_argument("--out", default="docs/results/powers.md")
+    ap.add_argument("--panel-draws", type=int, default=500)
     args = ap.parse_args()
+    os.chdir(ROOT)  # paths in the written tables stay relative to the repository
     s = load_scenario(ROOT / args.config)
     rule = load_scenario(ROOT / args.rule_config)
     t0 = time.perf_counter()
@@ -152,6 +270,10 @@ def main() -> None:
     shares, lo, hi = shares_table(s, table)
     years = by_year(s, table)
     err = lookahead_error(s, args.check)
+    why = stakes(s, args.check)
+    offset = substitute_offset(rule, s)
+    panel_text, compared = panel_comparisons(["config/panel", "config/backtests"], args.panel_draws)
+    default_text = which_default(compared)
     p_rule = summarise(run_ensemble(rule, args.replicates, SEED, keep_table=False))["probability"]
     p_strat = summarise(run_ensemble(s, args.replicates, SEED, keep_table=False))["probability"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -180,6 +302,42 @@ Each cell: the shares of the three options, in the order the column names them.
 
 {md(years)}
 
+## Why the choices were near uniform, and what changed
+
+Median over {args.check} replicates of each part of |EU(expand) - EU(retreat)| in the power's utility
+unit (the logit's scale: a difference of 1 gives odds e:1). Before, a chosen level, which persists,
+was valued over an 8-quarter undiscounted window: its cost over those 8 quarters was counted in
+full, while its effects (lagged through the drivers, and membership, which lasts years once
+gained) mostly fall after the window, so the differences were a few hundredths to a few tenths
+of a unit and the choices were near uniform. Now levels are valued over their discounted duration
+(`powers.discount`: 7-10% a year, the US government's real rate, seeds/notes/powers-discount.md;
+the state at the horizon persists): compare the last column of the two models below. The patron's "dependable security partner" now counts the bilateral security cooperation it
+gets (the article's "stable counterterrorism partnership"), not the focal state's lean toward the
+bloc, which the membership and influence terms already carry.
+
+Once a power's level reaches the level it prefers, a further step changes its expected utility
+only through curvature (about annuity x cost x step^2, a fraction of a unit), so near that level the
+three options are again close to equally likely: the entropy over all quarters stays near its
+maximum, while in the first year, before the levels have moved to where the powers want them,
+it is lower (table above).
+
+{md(why)}
+
+## A property of strategic powers: the patron offsets a stronger substitute
+
+tests/test_metamorphic.py raises each driver's weight under common random numbers and expects
+P(event) to move in the driver's direction. For `drivers.bilateral_cooperation.weight` (an `away`
+driver: bilateral ties with Russia substitute for the CSTO) the strategic model moves the other
+way, and this is a property of the model, not a bug: Russia values the ties themselves but
+values membership more, and the driver is its own cooperation level (mirrored), so when
+Uzbekistan weighs the ties more as a substitute, each unit of cooperation costs Russia more in
+lost pull toward the bloc and it supplies less, by more than the weight rose: the product that
+pulls away shrinks. The suite expects the reversed sign for this one case (`STRATEGIC_OFFSETS`),
+and tests/test_powers.py (test_strategic_patron_offsets_a_stronger_substitute) shows the same
+mechanism on a planted case. 4000 replicates, seed 4242:
+
+{md(offset)}
+
 ## The linear look-ahead against the model's own look-ahead
 
 {args.check} replicates; at each listed quarter of one linear-strategic run, the choice probabilities
@@ -200,10 +358,19 @@ By quarter:
 | rule | {args.rule_config} | {p_rule['estimate']:.3%} | {p_rule['ci_low']:.3%}-{p_rule['ci_high']:.3%} |
 | strategic | {args.config} | {p_strat['estimate']:.3%} | {p_strat['ci_low']:.3%}-{p_strat['ci_high']:.3%} |
 
-The default stays rule-based for existing scenarios. The comparison that should decide it, the
-panel's out-of-fold scores of both power models (issue 13), is pending: the panel's cases
-(config/panel/, config/priors-alliance.yaml) have no policy variables for their powers yet, so
-the strategic model has nothing to choose on there.
+## Rule-based against strategic powers, scored out of fold
+
+`alignsim backtest DIR --compare-powers` (analyses/power_models.py): every case whose powers have
+options runs under both power models with the same seed and draws; each case's forecast is out of
+fold (draws weighted by the other decision groups' outcomes); the paired difference of scores has a
+grouped standard error (decision groups as clusters). The default is strategic unless its mean
+Brier score is worse than the rule-based one's by more than that error.
+
+{panel_text}
+
+### Which default, and why
+
+{default_text}
 """
     out.write_text(text, encoding="utf-8")
     print(text)

@@ -155,13 +155,20 @@ def run_backtest(folder: str | Path, n_draws: int = 500, inner: int = history.MI
     ``fixed`` sets shared parameters to one value in every draw (e.g. a driver family's weight to
     0, to see what discrimination it carries); a path that is not a shared prior is refused.
     """
+    folder = Path(folder)
+    cases = load_cases(folder)
+    ref = load_reference_class(folder / REFERENCE_FILE) if (folder / REFERENCE_FILE).is_file() else None
+    return backtest_cases(cases, ref, n_draws, inner, seed, n_boot, fixed)
+
+
+def backtest_cases(cases: dict[str, Scenario], ref: ReferenceClass | None, n_draws: int = 500,
+                   inner: int = history.MIN_INNER, seed: int = 0, n_boot: int = 2000,
+                   fixed: Mapping[str, float] | None = None) -> BacktestResult:
+    """``run_backtest`` on cases already loaded (e.g. with their power model switched)."""
     if inner < history.MIN_INNER:
         raise ConfigError("inner", inner, f"at least {history.MIN_INNER} inner replicates per draw")
     if n_draws < 2:
         raise ConfigError("draws", n_draws, "at least 2 outer draws")
-    folder = Path(folder)
-    cases = load_cases(folder)
-    ref = load_reference_class(folder / REFERENCE_FILE) if (folder / REFERENCE_FILE).is_file() else None
     names = list(cases)
     groups = [cases[k].decision_group for k in names]
     codes = scoring.group_codes(groups)

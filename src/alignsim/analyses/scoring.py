@@ -198,3 +198,27 @@ def oof_base_rate(events: Array, exposure_years: Array, kinds: Sequence[str], wi
             h = (events[same].sum() + 0.5) / max(exposure[same].sum(), 1e-9)
             out[i] = 1.0 - np.exp(-h * window_years[i])
     return out
+
+
+def paired_grouped_se(table: pd.DataFrame, model: str, baseline: str, floor: float = LOG_FLOOR) -> pd.DataFrame:
+    """Mean per-case score difference (model minus baseline; Brier and log score, lower is better)
+    with its grouped standard error: cases in one decision group are one cluster, so
+
+        se = sqrt(G / (G - 1) * sum_g (sum_{i in g} (d_i - mean d))**2) / N
+
+    over N cases in G groups (the cluster-robust standard error of a mean). ``table`` as in
+    ``paired_differences``. Returns one row per metric: metric, difference, se, cases, groups.
+    """
+    wide = table.pivot(index="case", columns="forecaster", values="p_event").sort_index()
+    info = table.drop_duplicates("case").set_index("case").loc[wide.index]
+    o = info["occurred"].to_numpy(float)
+    codes = group_codes(info["group"].tolist())
+    G, N = int(codes.max()) + 1, len(o)
+    rows = []
+    for metric, f in (("brier", lambda p: brier(p, o)), ("log", lambda p: log_score(p, o, floor))):
+        d = f(wide[model].to_numpy(float)) - f(wide[baseline].to_numpy(float))
+        sums = np.bincount(codes, weights=d - d.mean(), minlength=G)
+        se = float(np.sqrt(G / (G - 1) * (sums ** 2).sum()) / N) if G > 1 else float("nan")
+        rows.append({"model": model, "baseline": baseline, "metric": metric, "difference": float(d.mean()),
+                     "se": se, "cases": N, "groups": G})
+    return pd.DataFrame(rows)

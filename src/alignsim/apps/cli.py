@@ -173,6 +173,9 @@ def _backtest_setup(p: argparse.ArgumentParser):
     p.add_argument("--inner", type=_positive, default=200, help="inner replicates per draw per case (>= 200)")
     p.add_argument("--seed", type=_seed, default=0, help="master seed (default 0)")
     p.add_argument("--out", help="output folder to create (must not exist); default runs/backtest-<time>")
+    p.add_argument("--compare-powers", action="store_true",
+                   help="score rule-based against strategic powers (out of fold, paired, grouped standard "
+                        "error) on the cases whose powers have options; writes power_models.csv")
 
     def go(a: argparse.Namespace) -> int:
         from alignsim.analyses.backtest import format_table, run_backtest, save_backtest
@@ -180,6 +183,18 @@ def _backtest_setup(p: argparse.ArgumentParser):
 
         if a.out is not None and Path(a.out).exists():  # refuse an existing folder before computing
             raise RunError(f"--out {a.out}: the folder exists; choose a new one (runs never overwrite)")
+        if a.compare_powers:
+            from alignsim.analyses.power_models import compare_power_models, format_comparison
+
+            comparison = compare_power_models(a.folder, n_draws=a.draws, inner=a.inner, seed=a.seed)
+            from alignsim.runs import atomic
+
+            out_dir = new_run_dir("backtest", a.out)
+            atomic.write_csv(out_dir / "power_models_forecasts.csv", comparison.forecasts)
+            atomic.write_csv(out_dir / "power_models.csv", comparison.paired.assign(default=comparison.default))
+            print(format_comparison(comparison))
+            print(f"Results: {out_dir} (power_models.csv, power_models_forecasts.csv)")
+            return 0
         result = run_backtest(a.folder, n_draws=a.draws, inner=a.inner, seed=a.seed)
         out_dir = new_run_dir("backtest", a.out)  # made only once there is something to write
         save_backtest(result, out_dir)

@@ -9,7 +9,14 @@ for each chosen policy ``p`` it picks ``a`` in {-1, 0, +1} (retreat / hold / exp
 moving by ``a * step_p`` and staying there) with
 
     P(a) = exp(precision * EU(a)) / sum_b exp(precision * EU(b)),
-    EU(a) = E[ sum_{h=1..H} U_i(t + h) | a now, then hold ]   (relative to EU(0)).
+    EU(a) = E[ sum_{h=1..H} delta**h U_i(t + h) + sum_{h>H} delta**h U_i(t + H) | a now, then hold ]
+
+(relative to EU(0)), with the quarterly discount factor delta = (1 + r)**-0.25 from the annual
+rate ``powers.discount`` r. A chosen level persists, so it is valued over its whole discounted
+duration: after the horizon the state at the horizon is held, except membership, whose expected
+discounted quarters follow from the switching chance at the horizon (``member_tail``). Without
+``powers.discount``, delta = 1 and nothing after the horizon counts (an 8-quarter sum values a
+persistent level's cost in full but most of its lagged effects not at all: near-uniform choices).
 
 Utility is measured in the power's own unit: keeping its first chosen policy at full scale
 (x = 1) for one quarter costs ``cost`` units. The other powers are expected to repeat their last
@@ -24,9 +31,10 @@ Two look-aheads (``powers.lookahead.method``):
   chosen policy, G(h), come once per batch from deterministic rollouts of the model's own
   mechanisms (no shocks, no noise, membership held). Each quarter, with D = sum_h G(h):
   d tilt -> (1 - tilt**2) D_pull; d member -> sigma'(z) sum_h sum_{k<=h} G_pull(k) with z the
-  current join (or leave) logit; a variable -> D_var; the quadratic cost is exact. The slopes are
-  taken at the pull shifted by the other powers' last choices. ``scripts/powers_table.py``
-  measures its error against ``model``.
+  current join (or leave) logit; a variable -> D_var; the quadratic cost is exact. Discounted,
+  D = sum_h delta**h G(h) + tail G(H), and membership weighs each quarter by delta**h and the
+  chance of no switch before it (``slopes``). The slopes are taken at the pull shifted by the
+  other powers' last choices. ``scripts/powers_table.py`` measures its error against ``model``.
 
 Choices use the stream ``choice:<policy ref>`` at the current step: they do not depend on the
 batch size or the worker, and not on any later random number of the run.
@@ -45,6 +53,7 @@ from alignsim.scenario import Scenario
 Array = np.ndarray
 ACTIONS = np.array([-1.0, 0.0, 1.0])
 BUMP = 1e-3  # size of the finite-difference change behind the linear responses
+TILT_EDGES = np.linspace(-1.0, 1.0, 41)  # fixed bins (width 0.05) of the focal state's tilt for the choice counts
 
 
 @dataclass(eq=False)
@@ -78,6 +87,7 @@ class Strategy:
         self.samples = cfg.lookahead.samples
         self.precision = col("powers.precision")
         n = model.n
+        self._discounting(col("powers.discount") if cfg.discount is not None else None, n)
         self.powers: list[StrategicPower] = []
         for actor, strat in cfg.actors.items():
             pre = f"powers.actors.{actor}"
@@ -89,6 +99,8 @@ class Strategy:
         self.chosen_refs = {o.ref for o in self.chosen}
         self.record = record
         self.history: list[dict[str, Array]] = []
+        self.counts = np.zeros((model.axis.n_steps, len(self.chosen), 3), np.int64)  # (T, policies, options)
+        self.tilt_counts = np.zeros((len(self.chosen), len(TILT_EDGES) - 1, 3), np.int64)  # (policies, bins, options)
         self._vars = {v.ref: v for a in model.agents for v in a.variables}
         self._gains: dict[str, dict[str, Array]] | None = None
 
@@ -103,11 +115,50 @@ class Strategy:
             return focal.best_alternative
         return self._vars[of].value
 
-    def utility(self, power: StrategicPower) -> Array:
-        """U_i at the current state, shape (n,)."""
+    def _discounting(self, rate: Array | None, n: int) -> None:
+        """Per-quarter weights ``disc`` (H, n) = delta**h, h = 1..H, and the tail factor
+        ``tail`` (n,) = sum_{h > H} delta**h = delta**(H+1) / (1 - delta), with the quarterly
+        factor delta = (1 + r)**-0.25 from the annual rate r; undiscounted: ones and 0."""
+        h = np.arange(1, self.horizon + 1, dtype=np.float64)[:, None]
+        if rate is None:
+            self.delta = None
+            self.disc, self.tail = np.ones((self.horizon, n)), np.zeros(n)
+        else:
+            self.delta = (1.0 + rate) ** -0.25
+            self.disc = self.delta[None, :] ** h
+            self.tail = self.delta ** (self.horizon + 1) / (1.0 - self.delta)
+        self.annuity = self.disc.sum(axis=0) + self.tail  # delta / (1 - delta) when discounted
+
+    def _hazard(self, shift: Array | None = None) -> tuple[Array, Array]:
+        """The focal state's current chance of switching (join if out, leave if in) and its
+        slope d P / d gap, shape (n,) each; ``shift`` moves the gap (the other powers' choices)."""
+        focal = self.model.focal
+        gap = focal.gap if shift is None else focal.gap + shift
+        z = np.where(focal.member, focal.leave_intercept - gap, focal.join_intercept + gap)
+        p = 1.0 / (1.0 + np.exp(-z))
+        return p, p * (1.0 - p)
+
+    def member_tail(self) -> Array:
+        """Expected discounted quarters in the bloc after the horizon, from the state at the
+        horizon with the current switching chance p held: a member stays with chance 1 - p a
+        quarter, a non-member joins with chance p and then stays. Shape (n,); 0 undiscounted.
+
+            member:     delta**H * delta (1 - p) / (1 - delta (1 - p))
+            non-member: tail - delta**H * delta (1 - p) / (1 - delta (1 - p))
+        """
+        if self.delta is None:
+            return np.zeros(self.model.n)
+        p, _ = self._hazard()
+        d = self.delta
+        stay = d ** self.horizon * d * (1.0 - p) / (1.0 - d * (1.0 - p))
+        return np.where(self.model.focal.member, stay, self.tail - stay)
+
+    def utility(self, power: StrategicPower, member: Array | None = None) -> Array:
+        """U_i at the current state, shape (n,); ``member`` replaces the 0/1 membership."""
         u = np.zeros(self.model.n)
         for of, times, w in power.terms:
-            u += w * self.observe(of) * (self._vars[times].value if times else 1.0)
+            obs = member if (of == "member" and member is not None) else self.observe(of)
+            u += w * obs * (self._vars[times].value if times else 1.0)
         for o in power.options:
             u -= o.cost * self._vars[o.ref].value ** 2
         return u
@@ -127,10 +178,14 @@ class Strategy:
         for power in self.powers:
             slopes = self.slopes(power) if self.method == "linear" else None
             for opt in power.options:
-                eu = (self.lookahead_linear(power, opt, slopes) if slopes is not None
-                      else self.lookahead_model(power, opt))              # (3, n), row 1 = 0
-                e_m = np.exp(np.clip(self.precision * eu[0], -700.0, 700.0))
-                e_p = np.exp(np.clip(self.precision * eu[2], -700.0, 700.0))
+                if slopes is not None:
+                    eu_m, eu_p = self._linear_pm(power, opt, slopes)
+                else:
+                    eu = self.lookahead_model(power, opt)  # (3, n), row 1 = 0
+                    eu_m, eu_p = eu[0], eu[2]
+                e_m, e_p = self.precision * eu_m, self.precision * eu_p
+                for e in (e_m, e_p):
+                    np.exp(np.clip(e, -700.0, 700.0, out=e), out=e)
                 total = 1.0 + e_m + e_p
                 u = model.uniform(f"choice:{opt.ref}")
                 a = (u >= e_m / total).astype(np.int8) + (u >= 1.0 - e_p / total).astype(np.int8) - 1
@@ -138,7 +193,19 @@ class Strategy:
                 picks.append((opt, a, np.clip(var.value + opt.step * a, *var.bounds)))
         if self.record:
             self.history.append({"_tilt": tilt, **{opt.ref: a for opt, a, _ in picks}})
+        self._count(picks, tilt)
         return picks
+
+    def _count(self, picks: list[tuple[ChosenPolicy, Array, Array]], tilt: Array) -> None:
+        """Add this step's choices to ``counts`` (per step) and ``tilt_counts`` (per fixed tilt
+        bin, ``TILT_EDGES``): integer counts, so batches add up to the same totals in any split."""
+        t = self.model.steps - 1
+        if not 0 <= t < len(self.counts):
+            return
+        bins = np.clip(np.searchsorted(TILT_EDGES, tilt, side="right") - 1, 0, len(TILT_EDGES) - 2)
+        for i, (_, a, _) in enumerate(picks):
+            self.counts[t, i] = np.bincount(a + 1, minlength=3)
+            self.tilt_counts[i] += np.bincount(bins * 3 + (a + 1), minlength=self.tilt_counts[i].size).reshape(-1, 3)
 
     def apply(self, picks: list[tuple[ChosenPolicy, Array, Array]]) -> None:
         """Write the chosen levels into the state and remember each choice as the power's last."""
@@ -160,7 +227,7 @@ class Strategy:
         x = self._vars[opt.ref].value
         lo, hi = self._vars[opt.ref].bounds
         new = np.stack([np.maximum(x - opt.step, lo), x, np.minimum(x + opt.step, hi)])
-        return new, (opt.cost * self.horizon) * (new * new - x * x)
+        return new, (opt.cost * self.annuity) * (new * new - x * x)
 
     # ------------------------------------------------------------------ linear look-ahead
     def _prepare_linear(self) -> None:
@@ -175,34 +242,64 @@ class Strategy:
                                                     np.zeros(self.model.n))
 
     def slopes(self, power: StrategicPower) -> tuple[Array, Array]:
-        """d tilt / d pull and d P(switch) / d gap, at the pull shifted by the other powers'
-        last choices (repeated each quarter), shape (n,) each."""
+        """d tilt / d pull, shape (n,), and the membership weights (H + 2, n) at the pull shifted
+        by the other powers' last choices (repeated each quarter).
+
+        With p the switching chance, q = 1 - p and rho = delta q, a persistent change that moves
+        the pull by G(k) at quarter k and by C(h) = sum_{k<=h} G(k) in total by h changes the
+        expected discounted quarters in the bloc by
+
+            p (1 - p) [ sum_{h<=H} delta**h q**(h-1) C(h)
+                        + delta**(H+1) q**H (C(H) / (1 - rho) + G(H) / (1 - rho)**2) ]
+
+        (the tail: C grows by G(H) a quarter after the horizon). Rows 0..H-1 weigh C(1..H),
+        row H weighs C(H), row H+1 weighs G(H); undiscounted, the tail rows are 0.
+        """
         if self._gains is None:
             self._prepare_linear()
-        focal = self.model.focal
         shift = None
         for o in self.chosen:
             if o not in power.options and o.last.any():
                 term = (o.last * o.step) * self._gains[o.ref]["_ramp"]
                 shift = term if shift is None else shift + term
-        pull, gap = (focal.pull, focal.gap) if shift is None else (focal.pull + shift, focal.gap + shift)
-        t = np.tanh(pull)
-        z = np.where(focal.member, focal.leave_intercept - gap, focal.join_intercept + gap)
-        sw = 1.0 / (1.0 + np.exp(-z))
-        return 1.0 - t * t, sw * (1.0 - sw)
+        focal = self.model.focal
+        t = np.tanh(focal.pull if shift is None else focal.pull + shift)
+        p, slope = self._hazard(shift)
+        q = 1.0 - p
+        H = self.horizon
+        weights = np.empty((H + 2, self.model.n))
+        rho = q if self.delta is None else self.delta * q  # one more quarter: discounted, survived
+        weights[0] = self.disc[0] * slope
+        for h in range(1, H):
+            np.multiply(weights[h - 1], rho, out=weights[h])   # delta**(h+1) q**h slope
+        if self.delta is None:
+            weights[H:] = 0.0
+        else:
+            inv = 1.0 / (1.0 - rho)
+            np.multiply(weights[H - 1] * rho, inv, out=weights[H])  # delta**(H+1) q**H slope / (1 - rho)
+            np.multiply(weights[H], inv, out=weights[H + 1])
+        return 1.0 - t * t, weights
 
     def lookahead_linear(self, power: StrategicPower, opt: ChosenPolicy,
                          slopes: tuple[Array, Array] | None = None) -> Array:
+        """EU of retreat / hold / expand relative to hold by the linear look-ahead, shape (3, n)."""
+        eu_m, eu_p = self._linear_pm(power, opt, slopes)
+        return np.stack([eu_m, np.zeros_like(eu_m), eu_p])
+
+    def _linear_pm(self, power: StrategicPower, opt: ChosenPolicy,
+                   slopes: tuple[Array, Array] | None = None) -> tuple[Array, Array]:
+        """(EU(retreat), EU(expand)) relative to hold, (n,) each: for a level change d (the step,
+        clipped at the bounds), d * (marginal utility - cost * annuity * (2 x + d))."""
         if self._gains is None:
             self._prepare_linear()
-        tilt_slope, member_slope = slopes if slopes is not None else self.slopes(power)
+        tilt_slope, member_weights = slopes if slopes is not None else self.slopes(power)
         g = self._gains[opt.ref]
         marginal = self._fixed_marginal[opt.ref].copy()
         for of, times, w in power.terms:
             if of == "tilt":
                 d = tilt_slope * g["pull"]
             elif of == "member":
-                d = member_slope * g["_cum_pull"]
+                d = np.einsum("hn,hn->n", member_weights, g["_member_paths"])
             elif times is None:
                 continue  # in the fixed part
             else:
@@ -210,15 +307,20 @@ class Strategy:
             if times is not None:  # product rule: d(of * times) = times d(of) + of d(times)
                 d = self._vars[times].value * d + self.observe(of) * g[times]
             marginal += w * d
-        x = self._vars[opt.ref].value
-        new, cost = self._cost_change(opt)
-        return marginal * (new - x) - cost
+        var = self._vars[opt.ref]
+        x, (lo, hi) = var.value, var.bounds
+        down = np.maximum(x - opt.step, lo) - x
+        up = np.minimum(x + opt.step, hi) - x
+        curve = opt.cost * self.annuity  # the cost of level x + d less that of x: curve * d * (2 x + d)
+        two_x = 2.0 * x
+        return down * (marginal - curve * (two_x + down)), up * (marginal - curve * (two_x + up))
 
     def linear_responses(self) -> dict[str, dict[str, Array]]:
-        """Per chosen policy: summed responses D over the horizon of the pull, of every observed
-        variable and of best_alternative to a unit persistent change, shape (n,) each; plus
-        ``_cum_pull`` (sum_h sum_{k<=h} G_pull(k)) and ``_ramp`` (mean_h of the response to
-        a change repeated every quarter)."""
+        """Per chosen policy: discounted responses D = sum_{h<=H} delta**h G(h) + tail G(H) of
+        the pull, of every observed variable and of best_alternative to a unit persistent change,
+        shape (n,) each (undiscounted: sum_h G(h)); ``_member_paths`` (H + 2, n): C(1..H), C(H),
+        G(H) of the pull for ``slopes``' membership weights; ``_ramp`` (mean_h C(h), the response
+        to a change repeated every quarter)."""
         keys = sorted({k for pw in self.powers for of, times, _ in pw.terms for k in (of, times)
                        if k is not None and k not in ("member", "tilt")})
         base = self._deterministic_path(None, keys)
@@ -226,9 +328,9 @@ class Strategy:
         for opt in self.chosen:
             bumped = self._deterministic_path(opt.ref, keys)
             d = {k: (bumped[k] - base[k]) / BUMP for k in base}          # (H, n) each: G(h)
-            resp = {k: v.sum(axis=0) for k, v in d.items()}
+            resp = {k: (self.disc * v).sum(axis=0) + self.tail * v[-1] for k, v in d.items()}
             cum = np.cumsum(d["pull"], axis=0)
-            resp["_cum_pull"] = cum.sum(axis=0)
+            resp["_member_paths"] = np.concatenate([cum, cum[-1:], d["pull"][-1:]])
             resp["_ramp"] = cum.mean(axis=0)  # a +1 change every quarter moves the pull by cum(h) at h
             out[opt.ref] = resp
         return out
@@ -241,17 +343,19 @@ class Strategy:
         quiet = np.zeros_like(model.shock_matrix)
         zero_rows = lambda purposes: np.zeros((len(purposes), model.n))  # noqa: E731
         rows = [model.row_of[r] for r in sorted(self.chosen_refs)]
+        chosen_rows = set(rows)
+        moving = [b for agent in model.agents_by_type.get(PowerAgent, []) for b in agent.blocks
+                  if not chosen_rows.issuperset(range(b.start, b.stop))]  # the rest are held anyway
         if bumped is not None:
             model.state_matrix[model.row_of[bumped]] += BUMP
         path: dict[str, list[Array]] = {k: [] for k in ("pull", *keys)}
-        powers = model.agents_by_type.get(PowerAgent, [])
         try:
             for _ in range(self.horizon):
                 for phase in model.scenario.order:
                     if phase == "policies":
                         held = model.state_matrix[rows].copy()
                         model._commit([(b, b.advance(model.state_matrix, quiet, zero_rows, zero_rows))
-                                       for agent in powers for b in agent.blocks])
+                                       for b in moving])
                         model.state_matrix[rows] = held
                     elif phase == "drivers":
                         model._commit([(b, b.advance(model.state_matrix, quiet, zero_rows, zero_rows))
@@ -313,7 +417,9 @@ class Strategy:
                     elif phase == "decision":
                         focal.decide(*model.decision_shifts())
                         model._observe(model._observed)
-                total += self.utility(power)
+                total += self.disc[h - 1] * self.utility(power)
+            if self.delta is not None:  # the state at the horizon, valued as persisting
+                total += self.tail * self.utility(power, member=self.member_tail() / self.tail)
         finally:
             model.stream_tag = ""
             model.steps = start
@@ -343,3 +449,36 @@ def choice_table(history: list[dict[str, Array]], first_replicate: int) -> pd.Da
                                             "policy": ref, "choice": a.astype(np.int8), "tilt": tilt}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["step", "replicate", "policy", "choice", "tilt"])
+
+
+def choice_counts_table(scenario: Scenario, counts: Array) -> pd.DataFrame:
+    """Tidy table (step, quarter, power, policy, option, label, count, share) from ``Strategy.counts``
+    summed over batches, shape (steps, policies, 3); ``option`` -1 / 0 / 1 (retreat / hold / expand)."""
+    axis = scenario.axis
+    rows = []
+    policies = [(a, p, o.labels) for a, st in scenario.powers.actors.items() for p, o in st.options.items()]
+    for i, (actor, policy, labels) in enumerate(policies):
+        c = counts[:, i, :]
+        total = np.maximum(c.sum(axis=1, keepdims=True), 1)
+        for k, option in enumerate((-1, 0, 1)):
+            rows.append(pd.DataFrame({"step": np.arange(1, len(c) + 1), "power": actor, "policy": policy,
+                                      "option": option, "label": labels[k], "count": c[:, k],
+                                      "share": c[:, k] / total[:, 0]}))
+    out = pd.concat(rows, ignore_index=True)
+    out.insert(1, "quarter", [str(axis.quarter_of(int(t))) for t in out["step"]])
+    return out
+
+
+def choice_tilt_table(scenario: Scenario, tilt_counts: Array) -> pd.DataFrame:
+    """Tidy table (power, policy, tilt_low, tilt_high, option, label, count, share) from
+    ``Strategy.tilt_counts`` summed over batches, shape (policies, bins, 3)."""
+    rows = []
+    policies = [(a, p, o.labels) for a, st in scenario.powers.actors.items() for p, o in st.options.items()]
+    for i, (actor, policy, labels) in enumerate(policies):
+        c = tilt_counts[i]
+        total = np.maximum(c.sum(axis=1), 1)
+        for k, option in enumerate((-1, 0, 1)):
+            rows.append(pd.DataFrame({"power": actor, "policy": policy, "tilt_low": TILT_EDGES[:-1],
+                                      "tilt_high": TILT_EDGES[1:], "option": option, "label": labels[k],
+                                      "count": c[:, k], "share": c[:, k] / total}))
+    return pd.concat(rows, ignore_index=True)

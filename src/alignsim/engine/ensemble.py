@@ -41,6 +41,8 @@ class QuarterTotals:
     variables: Array       # (T, V) fixed-point sums per variable
     member_by_draw: Array  # (T, u) members per outer draw, for the draws in ``member_draw_ids``
     member_draw_ids: Array  # (u,) sorted outer draw ids present in these replicates
+    choices: Array | None = None          # (T, policies, 3) strategic powers' choice counts (engine.choice)
+    choices_by_tilt: Array | None = None  # (policies, tilt bins, 3) the same by the focal state's tilt
 
     def __add__(self, other: "QuarterTotals") -> "QuarterTotals":
         ids, inverse = np.unique(np.concatenate([self.member_draw_ids, other.member_draw_ids]),
@@ -49,7 +51,13 @@ class QuarterTotals:
         np.add.at(by_draw.T, inverse, np.concatenate([self.member_by_draw, other.member_by_draw], axis=1).T)
         return QuarterTotals(self.n + other.n, self.member + other.member, self.gap + other.gap,
                              self.gap_hist + other.gap_hist, self.contributions + other.contributions,
-                             self.variables + other.variables, by_draw, ids)
+                             self.variables + other.variables, by_draw, ids,
+                             _add_optional(self.choices, other.choices),
+                             _add_optional(self.choices_by_tilt, other.choices_by_tilt))
+
+
+def _add_optional(a: Array | None, b: Array | None) -> Array | None:
+    return a if b is None else b if a is None else a + b
 
 
 FIRST_EVENT_COLUMNS = {"first_entry": "first_entry_step", "first_exit": "first_exit_step",
@@ -192,6 +200,8 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
     columns.update(recorded)
     columns.update({f"final.{r}": values[r].value for r in refs})
     columns.update({f"contrib.{name}": contrib_sum[k] / T for k, name in enumerate(drivers)})
+    if model.strategy is not None:
+        totals.choices, totals.choices_by_tilt = model.strategy.counts, model.strategy.tilt_counts
     out = pd.DataFrame(columns, index=params.index)  # built once: no per-column inserts
     param_cols = params.drop(columns=["draw"], errors="ignore")
     out = pd.concat([out, param_cols.add_prefix("param.")], axis=1)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from alignsim.engine.base_rate import base_rates
+from alignsim.engine.choice import choice_counts_table, choice_tilt_table
 from alignsim.engine.ensemble import (FIRST_EVENT_COLUMNS, FIXED_POINT, EnsembleResult, event_status,  # noqa: F401
                                       event_steps, gap_bin_edges)
 from alignsim.scenario import Scenario
@@ -296,3 +297,13 @@ def summarise(result: EnsembleResult) -> dict:
         "resolution": s.resolution.model_dump(mode="json", exclude_none=True) if s.resolution else None,
         "base_rate": base_rates(s),
     }
+
+
+def choices(result: EnsembleResult) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The strategic powers' choices: (per quarter, by the focal state's tilt) as tidy tables
+    (``engine.choice.choice_counts_table`` / ``choice_tilt_table``); None for rule-based powers."""
+    t = result.totals
+    if t.choices is None:
+        return None
+    return (choice_counts_table(result.scenario, t.choices),
+            choice_tilt_table(result.scenario, t.choices_by_tilt))

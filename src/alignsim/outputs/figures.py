@@ -200,3 +200,30 @@ def driver_balance_figure(contrib: pd.DataFrame, scenario, periods: int = 3):
     fig.suptitle("Which drivers push toward and away from membership, by period of the horizon")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
+
+
+def choice_shares_figure(choices: pd.DataFrame, colors: dict[str, str], title: str):
+    """One panel per (power, policy): the shares of retreat / hold / expand by quarter (stacked),
+    from the tidy ``choices`` table (quarter, power, policy, option, label, share); ``colors`` by power."""
+    policies = list(dict.fromkeys(zip(choices["power"], choices["policy"])))
+    fig, axes = new_figure((9.0, 1.9 * len(policies) + 0.6), nrows=len(policies), ncols=1, sharex=True, squeeze=False)
+    shades = {-1: 0.35, 0: 0.12, 1: 0.85}
+    for ax, (power, policy) in zip(axes[:, 0], policies):
+        g = choices[(choices["power"] == power) & (choices["policy"] == policy)]
+        wide = g.pivot(index="quarter", columns="option", values="share").reindex(columns=[-1, 0, 1], fill_value=0.0)
+        labels = g.drop_duplicates("option").set_index("option")["label"]
+        x = _quarter_x(pd.Series(wide.index))
+        ax.stackplot(x, *(wide[o].to_numpy() for o in (-1, 0, 1)),
+                     labels=[str(labels.get(o, o)) for o in (-1, 0, 1)],
+                     colors=[colors.get(power, "#555555")] * 3, alpha=1.0)
+        for poly, o in zip(ax.collections, (-1, 0, 1)):
+            poly.set_alpha(shades[o])
+        ax.axhline(1 / 3, color="k", lw=0.6, ls=":")
+        ax.axhline(2 / 3, color="k", lw=0.6, ls=":")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("share")
+        ax.set_title(f"{power}: {policy}", fontsize=9, loc="left")
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    axes[-1, 0].set_xlabel("quarter (end)")
+    fig.suptitle(title, fontsize=10)
+    return fig

@@ -74,6 +74,11 @@ class RunResult:
         return estimates.gap_quantiles(self.ensemble)
 
     @property
+    def choices(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """Strategic powers' choice shares (per quarter, by tilt bin); None for rule-based powers."""
+        return estimates.choices(self.ensemble)
+
+    @property
     def replicates(self) -> pd.DataFrame | None:
         return self.ensemble.replicates_table
 
@@ -268,6 +273,10 @@ def _write_outputs(result: RunResult, folder: RunFolder, plan: RunPlan) -> None:
     folder.write_csv("contributions.csv", result.contributions)
     folder.write_csv("year_ends.csv", result.year_ends)
     folder.write_csv("evidence.csv", result.evidence)
+    chosen = result.choices
+    if chosen is not None:  # strategic powers: what each chose, when, and at which tilt
+        folder.write_csv("choices.csv", chosen[0])
+        folder.write_csv("choices_by_tilt.csv", chosen[1])
     _guarded(result, "figures not drawn", _figures, folder)
 
 

@@ -331,7 +331,7 @@ class RunFolder:
         atomic.write_bytes(table_path, table_bytes)
         t, m = result.totals, self.manifest
         index = result.replicates.index
-        arrays = {f: np.asarray(getattr(t, f)) for f in _TOTALS_FIELDS}
+        arrays = {f: np.asarray(getattr(t, f)) for f in _TOTALS_FIELDS if getattr(t, f) is not None}
         ident = {"config_sha256": np.str_(m["config_sha256"]), "seed": np.int64(m["seed"]),
                  "start": np.int64(index[0]), "stop": np.int64(index[-1] + 1), "n": np.int64(t.n),
                  "table_sha256": np.str_(hashlib.sha256(table_bytes).hexdigest()),
@@ -376,7 +376,7 @@ class RunFolder:
             with np.load(totals_path, allow_pickle=False) as z:
                 ident = {f: z[f].item() for f in ("config_sha256", "seed", "start", "stop", "n", "table_sha256",
                                                   "totals_sha256")}
-                arrays = {f: z[f] for f in _TOTALS_FIELDS}
+                arrays = {f: z[f] for f in _TOTALS_FIELDS if f in z.files}  # optional ones may be absent
             table_bytes = table_path.read_bytes()
         except Exception:  # noqa: BLE001 - a truncated or foreign file of any kind is simply run again
             return None
@@ -389,7 +389,7 @@ class RunFolder:
         table = pd.read_parquet(io.BytesIO(table_bytes))
         if len(table) != stop - start or table.index[0] != start:
             return None
-        return BatchResult(table, QuarterTotals(stop - start, *(arrays[f] for f in _TOTALS_FIELDS)))
+        return BatchResult(table, QuarterTotals(stop - start, **arrays))
 
     def saved_batches(self) -> int:
         folder = self.path / BATCH_DIR

@@ -25,6 +25,7 @@ from alignsim.outputs import figures
 from alignsim.runs import atomic
 from alignsim.runs.folder import RunFolder
 from alignsim.errors import ConfigError, RunError
+from alignsim.outputs.choices import choice_summary
 from alignsim.outputs.explain import assumption_table, driver_table
 from alignsim.outputs.report_text import base_rate_text, conditional_sentence, headline_sentence, pct, resolution_text
 from alignsim.scenario import Scenario, validate_document
@@ -207,6 +208,24 @@ def figure_section(summary: dict, scenario: Scenario, tables: dict[str, pd.DataF
     s.figure("gap_fan.png", _png(figures.gap_fan_figure(
         fan, f"Utility gap dU of {focal} across replicates", color=colors[scenario.focal])),
         "Fan chart of the utility gap dU; above zero the drivers outweigh the barrier.")
+    return s
+
+
+def powers_section(run_dir: Path, scenario: Scenario) -> Section | None:
+    """What each strategic power chose, how often and when (``choices.csv``, ``choices_by_tilt.csv``)."""
+    chosen, by_tilt = _optional_csv(run_dir / "choices.csv"), _optional_csv(run_dir / "choices_by_tilt.csv")
+    if chosen is None or by_tilt is None or chosen.empty:
+        return None
+    s = Section("What the powers chose", "powers")
+    s.p("Each quarter every power picks an option per policy by a logit rule on expected utility "
+        "(config powers:). Shares over all replicates; entropy in bits (1.585 = the three options "
+        "equally often); the tilt deciles are those of the focal state's lean toward the bloc as the powers "
+        "saw it when choosing (tanh of the pull), to the nearest bin of width 0.05 (the share in brackets).",
+        "powers-choices")
+    s.table(_fmt(choice_summary(chosen, by_tilt)), "Choice shares and entropy per power and policy.")
+    s.figure("choices.png", _png(figures.choice_shares_figure(
+        chosen, figures.actor_colors(scenario), "Share of each option by quarter (dark = expand, light = hold)")),
+        "Which option each power chose, by quarter: retreat (bottom), hold (middle), expand (top).")
     return s
 
 
@@ -395,7 +414,8 @@ def build_report(run_dir: str | Path, sweeps: list[str | Path] = (), sensitivity
     extras = [(kind, Path(p)) for kind, paths in zip(EXTRA_KINDS, (sweeps, sensitivity, backtests)) for p in paths]
     sections = [headline_section(summary, scenario, tables), since_section(summary, scenario),
                 pathways_section(run_dir), signposts_section(run_dir),
-                figure_section(summary, scenario, tables), drivers_section(scenario, tables["contributions"]),
+                figure_section(summary, scenario, tables), powers_section(run_dir, scenario),
+                drivers_section(scenario, tables["contributions"]),
                 evidence_section(scenario), *[extra_section(k, p) for k, p in extras],
                 assumptions_section(scenario, manifest, summary)]
     sections = [x for x in sections if x is not None]

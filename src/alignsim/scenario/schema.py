@@ -458,7 +458,8 @@ class PowerStrategy(Frozen):
 class Lookahead(Frozen):
     """How expected utility looks ahead: ``linear`` (the model's own mechanisms, linearised once
     per batch; see ``engine.choice``) or ``model`` (the model itself, ``samples`` rollouts on the
-    look-ahead's own random streams); ``horizon`` quarters, undiscounted."""
+    look-ahead's own random streams) over ``horizon`` quarters; with ``Powers.discount`` the state
+    at the horizon is valued as persisting beyond it (a discounted tail, see ``engine.choice``)."""
 
     method: Literal["linear", "model"] = "linear"
     horizon: int = Field(8, ge=1, le=40)
@@ -468,10 +469,16 @@ class Lookahead(Frozen):
 class Powers(Frozen):
     """Which power model runs: ``rule`` (each policy follows its mechanism) or ``strategic``
     (each quarter every power picks an option per policy by a logit rule on expected utility:
-    P(option) proportional to exp(precision * EU(option)), EU in the power's utility unit)."""
+    P(option) proportional to exp(precision * EU(option)), EU in the power's utility unit).
+
+    ``discount`` is the powers' annual real discount rate r (quarterly factor (1 + r)**-0.25):
+    a chosen level persists, so its costs and its effects are valued over their whole (discounted)
+    duration, not only the look-ahead's horizon. Without it the horizon's sum is undiscounted and
+    nothing after the horizon counts."""
 
     model: Literal["rule", "strategic"] = "rule"
     precision: Prior | None = None
+    discount: Prior | None = None
     lookahead: Lookahead = Lookahead()
     actors: dict[str, PowerStrategy] = {}
 
@@ -713,6 +720,9 @@ def check_strategy(s: Scenario) -> None:
     p = s.powers
     if p.model == "strategic" and p.precision is None:
         raise ConfigError("powers.precision", None, "a prior for the logit choice precision when powers.model is strategic")
+    if p.discount is not None and not p.discount.support()[0] > 0.0:
+        raise ConfigError("powers.discount", p.discount.support()[0],
+                          "an annual discount rate above 0 (the look-ahead values the state after the horizon)")
     if p.model == "strategic" and not any(a.options for a in p.actors.values()):
         raise ConfigError("powers.actors", sorted(p.actors), "at least one power with options when powers.model is strategic")
     for actor, strat in p.actors.items():
