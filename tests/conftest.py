@@ -96,3 +96,18 @@ def no_files_left_in_the_checkout():
     yield
     left = sorted(_checkout_files() - before - {".pytest_cache", ".hypothesis"})
     assert left == [], f"tests left files in the checkout: {left[:10]}"
+
+
+def stop_process_group(proc) -> None:
+    """Stop a server started with ``start_new_session=True``: SIGTERM to its process group, then
+    SIGKILL if it has not exited within 10 s (so no test leaves a server or browser behind)."""
+    import os
+    import signal
+    import subprocess
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)

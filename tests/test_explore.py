@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from PIL import Image
 from alignsim import ConfigError, load_scenario
 from alignsim.apps.explore import APP_FILE, ExploreModel, slider_specs
 
-from conftest import CONFIG, ROOT
+from conftest import CONFIG, ROOT, stop_process_group
 
 SOLARA = Path(sys.executable).with_name("solara")
 
@@ -144,9 +143,4 @@ def test_solara_server_serves_the_utility_gap_plot():
             status5, msg, _ = _get(f"{base}/alignsim/gap.png?{query}")
             assert 400 <= status5 < 500 and name in msg and len(msg) < 300, (query[:40], status5, msg[:300])
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+        stop_process_group(proc)

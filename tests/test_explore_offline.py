@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from PIL import Image
 from alignsim import load_scenario
 from alignsim.apps.explore import APP_FILE, ExploreModel, slider_specs
 
-from conftest import CONFIG, ROOT
+from conftest import CONFIG, ROOT, stop_process_group
 
 SOLARA = Path(sys.executable).with_name("solara")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -134,12 +133,7 @@ def solara_server(tmp_path):
             time.sleep(0.5)
         yield base, recorder
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+        stop_process_group(proc)
         log.close()
         cdn.shutdown()
         cdn.server_close()
@@ -234,12 +228,7 @@ def chromium(tmp_path):
             time.sleep(0.2)
         yield f"http://127.0.0.1:{port_file.read_text().split()[0]}", netlog
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+        stop_process_group(proc)
         shutil.rmtree(profile, ignore_errors=True)
 
 
