@@ -178,7 +178,8 @@ def independent_check(result) -> list[str]:
         j = shift.loc["decision.join_intercept"]
         lines.append(f"The join intercept moves from {j['prior_mean']:.2f} (prior mean) to {j['matched_mean']:.2f} "
                      f"on these cases, against {result.analyses['history_matched'].parameters.set_index('parameter').loc['decision.join_intercept', 'matched_mean']:.2f} "
-                     "on the panel: the 2006 return is an entry the panel's few entry-risk cases (no entries) do not show.")
+                     "on the panel: Uzbekistan's 2006 return asks for a higher entry hazard than the panel's entry-risk "
+                     "cases give.")
     return lines
 
 

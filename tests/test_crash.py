@@ -218,16 +218,20 @@ def test_kill_at_seeded_moments_then_resume(workers, reference, tmp_path):
     ref, _, _, seconds = reference
     rng = random.Random(20260101 + workers)
     orphans, killed_mid_run = [], 0
+    span = seconds  # a run's length; load on the machine changes it, so it is re-measured below
     for i in range(SEEDED_KILLS[workers]):
         out = tmp_path / f"k{i}"
+        started = time.monotonic()
         proc = _start(out, workers)
-        time.sleep(rng.uniform(0.05, seconds * 1.1))
-        tree = _tree(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.join(30)
-        orphans += _wait_gone(tree)
-        if proc.exitcode == -signal.SIGKILL:
-            killed_mid_run += 1
+        proc.join(max(0.05, rng.uniform(0.0, 1.1) * span))  # the seeded moment, as a share of a run
+        if proc.exitcode is not None:  # the run ended first: its own length is the better estimate
+            span = time.monotonic() - started
+        else:
+            tree = _tree(proc.pid)
+            os.kill(proc.pid, signal.SIGKILL)  # not yet joined: a process that just ended is a zombie
+            proc.join(30)
+            orphans += _wait_gone(tree)
+            killed_mid_run += proc.exitcode == -signal.SIGKILL
         _resume_and_check(out, ref, workers, f"workers={workers} kill {i}")
     assert orphans == [], f"processes outlived their killed parent: {orphans}"
     assert killed_mid_run >= SEEDED_KILLS[workers] // 2, "most kills came after the run ended; the test proves little"
