@@ -44,7 +44,10 @@ def _denial_columns(s) -> list[str]:
     return out
 
 
-SCENARIOS = [pytest.param(f, id=f.relative_to(CONFIG).as_posix()) for f in scenario_files()]
+# The Uzbekistan-style scenarios with a barrier and its resetting shocks; the panel's cases have no
+# barrier (the alliance ontology keeps it at 0), so the metamorphic suite's panel sample is left out.
+SCENARIOS = [pytest.param(f, id=f.relative_to(CONFIG).as_posix()) for f in scenario_files()
+             if f.relative_to(CONFIG).parts[0] != "panel"]
 
 
 @pytest.mark.parametrize("path", SCENARIOS)
