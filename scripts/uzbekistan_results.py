@@ -12,7 +12,7 @@ Runs config/base.yaml (from 2017-Q3) and config/current.yaml (from 2026-Q4) at t
 - the parameters the panel moved most.
 
     python scripts/uzbekistan_results.py                 # full settings (about 2 minutes on 2 cores)
-    python scripts/uzbekistan_results.py --replicates 20000 --out /tmp/check.md   # a quick look
+    python scripts/uzbekistan_results.py --replicates 20000 --out check.md   # a quick look (any path)
 
 Nothing else in the checkout is written.
 """

@@ -111,3 +111,22 @@ def stop_process_group(proc) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
+
+
+def wait_until_ready(url: str, proc, seconds: float, output) -> None:
+    """Poll ``url`` (a readiness endpoint) until it answers 200; fail the test, with the last
+    2000 characters of ``output()`` (the server's log), if ``proc`` exits or ``seconds`` pass."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"server at {url} did not start: {output()[-2000:]}")
+        time.sleep(0.5)

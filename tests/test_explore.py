@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,7 +17,7 @@ from PIL import Image
 from alignsim import ConfigError, load_scenario
 from alignsim.apps.explore import APP_FILE, ExploreModel, slider_specs
 
-from conftest import CONFIG, ROOT, stop_process_group
+from conftest import CONFIG, ROOT, stop_process_group, wait_until_ready
 
 SOLARA = Path(sys.executable).with_name("solara")
 
@@ -109,17 +108,8 @@ def test_solara_server_serves_the_utility_gap_plot():
                             stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://localhost:{port}"
     try:
-        deadline = time.monotonic() + 45
-        while True:
-            try:
-                if _get(base + "/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode(errors="replace") if proc.poll() is not None else ""
-                pytest.fail(f"solara server did not start on port {port}: {out[-2000:]}")
-            time.sleep(0.5)
+        wait_until_ready(base + "/readyz", proc, 45, lambda: proc.stdout.read().decode(errors="replace")
+                         if proc.poll() is not None else "")
         status, page, _ = _get(base + "/")
         assert status == 200 and b"solara" in page.lower()
         status, png, ctype = _get(base + "/alignsim/gap.png")

@@ -39,7 +39,7 @@ from PIL import Image
 from alignsim import load_scenario
 from alignsim.apps.explore import APP_FILE, ExploreModel, slider_specs
 
-from conftest import CONFIG, ROOT, stop_process_group
+from conftest import CONFIG, ROOT, stop_process_group, wait_until_ready
 
 SOLARA = Path(sys.executable).with_name("solara")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -121,16 +121,7 @@ def solara_server(tmp_path):
                             stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if _get(base + "/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"solara server did not start: {(tmp_path / 'solara.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+        wait_until_ready(base + "/readyz", proc, 90, lambda: (tmp_path / "solara.log").read_text())
         yield base, recorder
     finally:
         stop_process_group(proc)
