@@ -320,6 +320,26 @@ def test_backtest_that_overrides_a_shared_prior(tmp_path):
     assert_clear(info.value)
 
 
+def test_backtest_may_choose_the_power_model_but_not_the_powers_priors(tmp_path):
+    backtests = tmp_path / "config" / "backtests"
+    backtests.mkdir(parents=True)
+    base = yaml.safe_load((CONFIG / "base.yaml").read_text())
+    for name in ("priors.yaml", "priors-alliance.yaml"):
+        (tmp_path / "config" / name).write_text((CONFIG / name).read_text(), encoding="utf-8")
+    case = {k: base[k] for k in ("name", "question", "event", "start", "end", "actors", "bloc", "member_at_start")}
+    case.update(include="../priors.yaml", outcome={"occurred": False, "basis": "setting"})
+    path = backtests / "case.yaml"
+    for model in ("rule", "strategic"):
+        path.write_text(yaml.safe_dump({**case, "powers": {"model": model}}), encoding="utf-8")
+        assert load_document(path)["powers"]["model"] == model
+    path.write_text(yaml.safe_dump({**case, "powers": {"model": "strategic", "precision": fixed(3.0)}}),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match="only powers.model") as info:
+        load_document(path)
+    assert info.value.field == "powers.precision"
+    assert_clear(info.value)
+
+
 def test_set_is_validated_like_the_file():
     base = CONFIG / "base.yaml"
     for item, field in [("drivers.us_investment.weight=-1", "drivers.us_investment.weight"),

@@ -65,7 +65,7 @@ def test_a_weight_moves_the_gap_by_weight_times_driver():
         ExploreModel(str(CONFIG / "base.yaml"), w_nothing=1.0)
 
 
-@pytest.mark.parametrize("config", ["base.yaml", "base-strategic.yaml"])
+@pytest.mark.parametrize("config", ["base.yaml", "base-rule.yaml"])
 def test_mesa_accepts_the_pages_model_params(config):
     """Mesa's SolaraViz check (the one the page runs) passes for every slider of the scenario,
     including the powers' utility weights; it refuses an ``__init__`` whose var-keyword is not

@@ -53,7 +53,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-features=NetworkTimeServiceQuerying",   # the browser's own clock check (clients2.google.com)
          *OFFLINE]
 CDN_PREFIX = "/_solara/cdn/"
-SCENARIO = CONFIG / "base-strategic.yaml"   # drivers and strategic powers: both kinds of slider
+SCENARIO = CONFIG / "base.yaml"   # drivers and strategic powers: both kinds of slider
 WAIT_S = 150   # real seconds for the kernel to draw the page
 
 

@@ -33,7 +33,7 @@ def _assert_identical(a, b) -> None:
         assert np.array_equal(np.asarray(getattr(a.totals, name)), np.asarray(getattr(b.totals, name))), name
 
 
-@pytest.mark.parametrize("config", ["base.yaml", "base-strategic.yaml", "armenia.yaml", "current.yaml"])
+@pytest.mark.parametrize("config", ["base.yaml", "base-rule.yaml", "armenia.yaml", "current.yaml"])
 def test_compiled_engine_equals_the_numpy_reference(config):
     s = load_scenario(CONFIG / config)
     params = replicate_params(sample_draws(s, 5, 40), 10**6, 123, 123 + 700)
@@ -46,7 +46,7 @@ def test_compiled_engine_equals_the_numpy_reference(config):
 
 def test_the_reference_is_a_different_code_path(monkeypatch):
     """Planted: a kernel one ulp off in one block makes the two paths differ, so the test above can fail."""
-    s = load_scenario(CONFIG / "base.yaml")
+    s = load_scenario(CONFIG / "base-rule.yaml")
     params = replicate_params(sample_draws(s, 5, 10), 100, 0, 100)
     with numpy_engine():
         reference = simulate(s, params, 5)

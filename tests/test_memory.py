@@ -21,7 +21,7 @@ def _live_models() -> int:
 
 @pytest.mark.slow
 def test_batches_are_freed_without_the_cyclic_collector():
-    for config in ("base.yaml", "base-strategic.yaml"):
+    for config in ("base.yaml", "base-rule.yaml"):
         s = load_scenario(CONFIG / config)
         draws = sample_draws(s, 1, 20)
         gc.collect()

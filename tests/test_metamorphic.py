@@ -44,7 +44,7 @@ KNOWN_DISAGREEMENTS: dict[str, str] = {
 # a bug): the expected sign is flipped, and the reason is the mechanism, tested on a planted case
 # in tests/test_powers.py (test_strategic_patron_offsets_a_stronger_substitute).
 STRATEGIC_OFFSETS: dict[str, str] = {
-    "base-strategic.yaml:drivers.bilateral_cooperation.weight": (
+    "base.yaml:drivers.bilateral_cooperation.weight": (
         "Russia values the bilateral ties themselves but wants membership more: when Uzbekistan "
         "weighs those ties more as a substitute for the CSTO, Russia supplies fewer of them (mean "
         "final cooperation 0.50 -> 0.02 at N=4000, seed 4242), so the ties' pull away shrinks "

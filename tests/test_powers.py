@@ -137,7 +137,7 @@ def test_strategic_patron_offsets_a_stronger_substitute(tmp_path):
     """Issue 14 (e), a model property, not a bug: when the focal state weighs the patron's bilateral
     ties more as a substitute for membership, a patron that wants membership supplies fewer of
     them, and by more than the weight rose, so the ties' pull away shrinks and P(join) rises
-    (under common random numbers). Tested here on a planted case; config/base-strategic.yaml shows
+    (under common random numbers). Tested here on a planted case; config/base.yaml shows
     the same for drivers.bilateral_cooperation.weight (tests/test_metamorphic.py)."""
     s_low, s_high = load(tmp_path, substitute(0.5), "a.yaml"), load(tmp_path, substitute(3.0), "b.yaml")
     out = {}
@@ -195,7 +195,7 @@ def test_choices_do_not_depend_on_the_runs_future_shocks(tmp_path, method, disco
 def test_results_identical_for_any_batch_size_and_workers():
     from alignsim.engine.parallel import LocalPool
 
-    s = load_scenario(CONFIG / "base-strategic.yaml")
+    s = load_scenario(CONFIG / "base.yaml")
     one = run_ensemble(s, 3000, 9, batch_size=3000)
     small = run_ensemble(s, 3000, 9, batch_size=700)
     pool = LocalPool(2)
@@ -210,15 +210,15 @@ def test_results_identical_for_any_batch_size_and_workers():
 
 
 def test_rule_based_model_ignores_power_utilities():
-    base = load_scenario(CONFIG / "base.yaml")
-    strategic = load_scenario(CONFIG / "base-strategic.yaml")
+    base = load_scenario(CONFIG / "base-rule.yaml")
+    strategic = load_scenario(CONFIG / "base.yaml")
     assert base.powers.model == "rule" and strategic.powers.model == "strategic"
     assert not any(c.startswith("powers.") for c in sample_draws(base, 1, 3).columns)
     assert any(c.startswith("powers.") for c in sample_draws(strategic, 1, 3).columns)
 
 
 def test_outside_options_enter_as_a_soft_maximum():
-    s = load_scenario(CONFIG / "base-strategic.yaml")
+    s = load_scenario(CONFIG / "base.yaml")
     draws = sample_draws(s, 3, 50)
     model = AlignmentModel(s, replicate_params(draws, 50, 0, 50), 3)
     focal = model.focal
@@ -263,12 +263,12 @@ def test_bad_power_config_is_one_clear_error(tmp_path):
 def test_explore_page_sets_a_powers_utility_weights():
     from alignsim.apps.explore import ExploreModel, slider_specs
 
-    strategic = load_scenario(CONFIG / "base-strategic.yaml")
+    strategic = load_scenario(CONFIG / "base.yaml")
     specs = slider_specs(strategic)
     assert "u_russia_in_bloc" in specs and "u_united_states_values" in specs
-    assert not any(k.startswith("u_") for k in slider_specs(load_scenario(CONFIG / "base.yaml")))
+    assert not any(k.startswith("u_") for k in slider_specs(load_scenario(CONFIG / "base-rule.yaml")))
     for w in (0.0, 10.0):
-        m = ExploreModel(str(CONFIG / "base-strategic.yaml"), seed=1, u_russia_in_bloc=w)
+        m = ExploreModel(str(CONFIG / "base.yaml"), seed=1, u_russia_in_bloc=w)
         assert m.strategy.powers[0].terms[0][2][0] == w  # the slider reaches the power's utility
 
 
@@ -304,7 +304,7 @@ def test_strategic_run_reports_what_each_power_chose_and_when(tmp_path):
     outs = {}
     for batch in (300, 1000):
         out = tmp_path / f"b{batch}"
-        run(CONFIG / "base-strategic.yaml", replicates=1000, seed=3, batch_size=batch, out=out,
+        run(CONFIG / "base.yaml", replicates=1000, seed=3, batch_size=batch, out=out,
             overrides=["monte_carlo.draws=20"], report=False)
         outs[batch] = pd.read_csv(out / "choices.csv")
     chosen = outs[300]
@@ -316,6 +316,6 @@ def test_strategic_run_reports_what_each_power_chose_and_when(tmp_path):
     assert "## What the powers chose" in text and "report_figures/choices.png" in text
     assert "| russia | pressure |" in text
     rule = tmp_path / "rule"
-    run(CONFIG / "base.yaml", replicates=200, seed=3, out=rule, overrides=["monte_carlo.draws=20"], report=False)
+    run(CONFIG / "base-rule.yaml", replicates=200, seed=3, out=rule, overrides=["monte_carlo.draws=20"], report=False)
     assert not (rule / "choices.csv").exists()
     assert "What the powers chose" not in build_report(rule)[1].read_text()

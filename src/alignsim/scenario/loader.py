@@ -302,7 +302,8 @@ BACKTEST_STATE_SECTIONS = ("drivers", "states", "policies", "barrier")
 
 
 def check_backtest_fields(own: dict[str, Any]) -> None:
-    """A backtest may set only its dates, initial state, scripted events and outcome.
+    """A backtest may set only its dates, initial state, scripted events, outcome and which power
+    model runs (``powers: {model: ...}``, a choice of model, not a prior).
 
     Everything else (weights, speeds, shock rates, intercepts) must come from the included
     shared priors, so that every case is scored with one set of priors.
@@ -313,6 +314,12 @@ def check_backtest_fields(own: dict[str, Any]) -> None:
         raise ConfigError("outcome", None, "a backtest states its observed outcome (occurred, date)")
     for key, value in own.items():
         if key in BACKTEST_FIELDS:
+            continue
+        if key == "powers":
+            extra = sorted(set(value) - {"model"}) if isinstance(value, dict) else [str(value)]
+            if extra:
+                raise ConfigError(f"powers.{extra[0]}" if isinstance(value, dict) else "powers", value,
+                                  "only powers.model in a backtest (the powers' priors come from the shared file)")
             continue
         if key not in BACKTEST_STATE_SECTIONS:
             raise ConfigError(key, value, "no such field in a backtest: it may set only "
