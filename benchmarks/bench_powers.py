@@ -1,5 +1,5 @@
-"""Benchmark of the two power models: rule-based (config/base.yaml) and strategic
-(config/base-strategic.yaml). Prints figures and ratios measured in one run; asserts nothing.
+"""Benchmark of the two power models: rule-based (config/base-rule.yaml) and strategic
+(config/base.yaml, the default). Prints figures and ratios measured in one run; asserts nothing.
 
     .venv/bin/python benchmarks/bench_powers.py [--replicates 1000000] [--workers 2]
 
@@ -43,13 +43,13 @@ def main() -> None:
     args = ap.parse_args()
     print(f"cores available: {os.cpu_count()}; replicates {args.replicates:,}; workers {args.workers}")
     results = {}
-    for model, config in (("rule", "config/base.yaml"), ("strategic", "config/base-strategic.yaml")):
+    for model, config in (("rule", "config/base-rule.yaml"), ("strategic", "config/base.yaml")):
         r = in_subprocess(config, args.replicates, args.workers, args.seed)
         results[model] = r
         print(f"{model:9s} {config:28s} {r['seconds']:7.1f} s  {r['rep_quarters_per_s']:,.0f} rep-quarters/s  "
               f"peak worker {r['peak_mb_worker']:.0f} MB  P(event) {r['estimate']:.4f} (se {r['se']:.4f})")
     cpu = {}
-    for model, config in (("rule", "config/base.yaml"), ("strategic", "config/base-strategic.yaml")):
+    for model, config in (("rule", "config/base-rule.yaml"), ("strategic", "config/base.yaml")):
         cpu[model] = cpu_seconds(config, args.cpu_replicates, args.seed)
         print(f"{model:9s} CPU {cpu[model]:6.2f} s for {args.cpu_replicates:,} replicates in one process")
     print(f"strategic / rule CPU time: {cpu['strategic'] / cpu['rule']:.2f}x")

@@ -1,7 +1,7 @@
 """Scale benchmark for the base scenario: prints figures, asserts nothing.
 
-    .venv/bin/python benchmarks/bench_scale.py [--config config/base.yaml] [--workers 2]
-        [--sizes 10000,100000,1000000] [--baseline 1000] [--strategic config/base-strategic.yaml]
+    .venv/bin/python benchmarks/bench_scale.py [--config config/base-rule.yaml] [--workers 2]
+        [--sizes 10000,100000,1000000] [--baseline 1000] [--strategic config/base.yaml]
         [--no-startup] [--write docs/results/benchmark.md]
 
 Prints, in one run (each engine run in a fresh subprocess, so peaks do not carry over; runs keep
@@ -177,9 +177,10 @@ def startup_times(workers: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", default="config/base.yaml")
-    ap.add_argument("--strategic", default="config/base-strategic.yaml",
-                    help="the strategic-powers scenario for its own line ('' to skip)")
+    ap.add_argument("--config", default="config/base-rule.yaml",
+                    help="the rule-based scenario of the engine lines and the batch_run baseline")
+    ap.add_argument("--strategic", default="config/base.yaml",
+                    help="the strategic-powers scenario (the default model) for its own line ('' to skip)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--baseline", type=int, default=1000)

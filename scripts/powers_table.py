@@ -1,6 +1,6 @@
 """Powers that choose: choice shares, entropy, tilt deciles and the look-ahead's error.
 
-    .venv/bin/python scripts/powers_table.py [--config config/base-strategic.yaml]
+    .venv/bin/python scripts/powers_table.py [--config config/base.yaml]
         [--replicates 20000] [--check 400] [--out docs/results/powers.md]
 
 Writes docs/results/powers.md (stamped with commit and machine):
@@ -213,9 +213,9 @@ def which_default(compared: list[tuple[str, object]]) -> str:
         f"only and should be re-made with `alignsim backtest config/panel --compare-powers` once the "
         f"panel has powers.")
     return (f"By the rule above, on `{folder}`: the default is the **{c.default}** power model ({c.reason}).{caveat} "
-            "The switch for the Uzbekistan scenarios is `powers: {model: strategic}` together with the "
-            "`outside_options:` block of config/base-strategic.yaml in config/base.yaml and config/current.yaml; "
-            "`--set powers.model=rule` on config/base-strategic.yaml runs the rule-based alternative.")
+            "The Uzbekistan scenarios and backtests follow it: `powers: {model: strategic}` in config/base.yaml, "
+            "config/current.yaml and config/backtests/uzbekistan-*.yaml; config/base-rule.yaml (or "
+            "`--set powers.model=rule`) runs the rule-based alternative.")
 
 
 def panel_comparisons(folders: list[str], draws: int) -> tuple[str, list[tuple[str, object]]]:
@@ -255,7 +255,7 @@ def md(frame: pd.DataFrame) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default="config/base-strategic.yaml")
+    ap.add_argument("--config", default="config/base.yaml")
     ap.add_argument("--rule-config", default="config/base.yaml")
     ap.add_argument("--replicates", type=int, default=20000)
     ap.add_argument("--check", type=int, default=400)

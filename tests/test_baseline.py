@@ -15,7 +15,9 @@ from conftest import CONFIG
 
 @pytest.fixture(scope="module")
 def base():
-    return load_scenario(CONFIG / "base.yaml")
+    """The first version's model, which the scalar baseline implements: rule-based powers and the
+    drivers added up (no soft maximum over outside options, no strategic powers)."""
+    return load_scenario(CONFIG / "base-rule.yaml", ["outside_options=null"])
 
 
 def test_scalar_model_uses_the_engines_parameters(base):

@@ -56,7 +56,7 @@ def test_html_is_self_contained_with_the_summary_headline(run_dir, report):
     assert all(v.startswith("#") for v in re.findall(r'href="([^"]*)"', html))
     assert "<script" not in html and "<link" not in html
     pngs = _images(html)
-    assert len(pngs) == 4
+    assert len(pngs) == 5  # four figures of every run and the powers' choices (strategic base)
     for png in pngs:
         img = Image.open(io.BytesIO(png))
         assert img.format == "PNG" and img.width > 400 and img.height > 250
@@ -75,11 +75,11 @@ def test_html_is_self_contained_with_the_summary_headline(run_dir, report):
     md = md_path.read_text(encoding="utf-8")
     assert f"**{headline_sentence(summary, scenario)}**" in md
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert len(linked) == 4 and all((md_path.parent / p).is_file() for p in linked)
+    assert len(linked) == 5 and "report_figures/choices.png" in linked and all((md_path.parent / p).is_file() for p in linked)
 
 
 @pytest.mark.slow
-def test_extra_folders_are_embedded_generically(run_dir, tmp_path):
+def test_extra_folders_are_embedded_generically(run_dir, report, tmp_path):
     sweep = tmp_path / "sweep-a"
     sweep.mkdir()
     shutil.copy(run_dir / "report_figures" / "gap_fan.png", sweep / "heatmap.png")
@@ -93,7 +93,7 @@ def test_extra_folders_are_embedded_generically(run_dir, tmp_path):
     html_path, md_path = build_report(run_dir, sweeps=[sweep], backtests=[back], sensitivity=[empty],
                                       out=tmp_path / "rep")
     html = html_path.read_text()
-    assert len(_images(html)) == 5 and "Sweep: sweep-a" in html and "table.csv (first 40 of 60 rows)" in html
+    assert len(_images(html)) == 6 and "Sweep: sweep-a" in html and "table.csv (first 40 of 60 rows)" in html
     assert "<td>armenia</td><td>0.125</td>" in html and "<td>points</td><td>60</td>" in html
     assert "No tables (*.csv) or figures (*.png) found" in html
     md = md_path.read_text()
@@ -101,7 +101,7 @@ def test_extra_folders_are_embedded_generically(run_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_bad_input_is_one_clear_error(run_dir, tmp_path, capsys):
+def test_bad_input_is_one_clear_error(run_dir, report, tmp_path, capsys):
     with pytest.raises(RunError, match="a report exists; pass --replace"):
         build_report(run_dir)
     with pytest.raises(RunError, match="missing summary.json"):
@@ -162,7 +162,7 @@ def test_chromium_loads_every_image_and_shows_the_headline(run_dir, report):
     found = re.search(r'<pre id="imgcheck">([^<]*)</pre>', proc.stdout)
     assert found, "the check script did not run"
     results = json.loads(found.group(1).replace("&quot;", '"'))
-    assert len(results) == len(_images(html)) == 4
+    assert len(results) == len(_images(html)) == 5
     assert all(r["ok"] for r in results), results
     summary = json.loads((run_dir / "summary.json").read_text())
     p = summary["probability"]

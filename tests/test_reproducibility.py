@@ -50,7 +50,8 @@ def _with_bad_draw(scenario, column: str, draw: int, value: float):
 @pytest.mark.parametrize("column, value", [
     ("drivers.us_investment.weight", np.inf),
     ("barrier.params.speed", np.nan),
-    ("policies.russia.cooperation.params.base", np.nan),
+    ("powers.actors.russia.utility.in_bloc.weight", np.nan),
+    ("powers.discount", np.inf),
 ])
 def test_non_finite_trajectory_names_draw_and_quarter(column, value):
     s = load_scenario(BASE)

@@ -176,7 +176,20 @@ class AlignmentModel(mesa.Model):
                 focal.gap = focal.pull - focal.barrier.value
         self.strategy: Strategy | None = None
         if scenario.powers.model == "strategic":
+            self._check_finite_columns(frame, "powers.")
             self.strategy = Strategy(self, scenario, frame, record=record)
+
+    def _check_finite_columns(self, frame: pd.DataFrame, prefix: str) -> None:
+        """Stop at the first quarter, before it runs, if a parameter column starting with ``prefix`` is NaN or
+        infinite: a choice from non-finite utilities would still pick an option, silently."""
+        columns = [c for c in frame.columns if c.startswith(prefix)]
+        values = frame[columns].to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i, j = (int(k[0]) for k in np.nonzero(bad))
+            raise RunError(f"non-finite {columns[j]} ({values[i, j]}) at replicate {self.first_replicate + i} "
+                           f"(parameter draw {int(self.draw[i])}), quarter {self.axis.quarter_of(1)}; "
+                           "check that draw's parameters in the prior ranges")
 
     def _build_state(self, owners: list[list[CompiledVariable]]) -> None:
         """One state matrix (rows, replicates): every variable, then ``member`` and ``tilt``.
