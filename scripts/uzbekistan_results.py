@@ -188,7 +188,10 @@ def matching_lines(name: str, result) -> list[str]:
     return [f"- **{name}**: {len(s['cases'])} panel cases whose windows end before {result.scenario.start}, "
             f"{s['effective_groups']} effective groups (cases sharing a decision point count once: "
             f"likelihoods tempered by 1/group size); Kish ESS {s['ess_draws']:.1f} of {s['draws']} outer draws "
-            f"({s['inner_replicates']} inner replicates per draw per case)."]
+            f"({s['inner_replicates']} inner replicates per draw per case). The scenario runs "
+            f"{result.scenario.powers.model} powers; the panel's cases run their own (rule-based) powers, so "
+            "the matching re-weights the shared priors (intercepts, common drivers' weights) and leaves the "
+            "Uzbekistan powers' utilities and the outside options' sharpness at their priors."]
 
 
 def shift_table(result, n: int = 8) -> pd.DataFrame:
