@@ -256,7 +256,7 @@ def md(frame: pd.DataFrame) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="config/base.yaml")
-    ap.add_argument("--rule-config", default="config/base.yaml")
+    ap.add_argument("--rule-config", default="config/base-rule.yaml")
     ap.add_argument("--replicates", type=int, default=20000)
     ap.add_argument("--check", type=int, default=400)
     ap.add_argument("--out", default="docs/results/powers.md")
