@@ -10,11 +10,17 @@ a log-sum-exp soft maximum with sharpness ``k`` (per logit unit): increasing in 
 better offer never lowers it), equal to ``v`` when all J offers equal ``v``, and between
 mean_j v_j and max_j v_j (k -> infinity gives the max). For the contribution tables, the listed
 drivers' contributions are scaled by ``best / sum_j v_j`` so they still add up to the pull.
+
+``combine`` runs the compiled loops of ``choice_kernels`` around numpy's exp, sum and log;
+``combine_numpy`` is the same in numpy array operations (the reference it must equal bit for bit).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from alignsim.engine.choice_kernels import offers as kernel_offers
+from alignsim.engine.choice_kernels import rescale as kernel_rescale
 
 Array = np.ndarray
 
@@ -29,11 +35,29 @@ class Alternatives:
 
     def __init__(self, groups: list[list[int]], sharpness: Array) -> None:
         self.groups = groups
-        self.sharpness = sharpness
+        self.sharpness = np.ascontiguousarray(sharpness, dtype=np.float64)
         self.rows = [i for g in groups for i in g]
+        self._flat = np.array(self.rows, dtype=np.intp)
+        self._starts = np.cumsum([0] + [len(g) for g in groups]).astype(np.intp)
+        self._unique = np.array(list(dict.fromkeys(self.rows)), dtype=np.intp)  # a row is scaled once
+        self._log_j = np.log(len(groups))
 
     def combine(self, contributions: Array) -> Array:
-        """Rescale the listed drivers' rows in place; return the best alternative (replicates,)."""
+        """Rescale the listed drivers' rows in place; return the best alternative (replicates,).
+
+        ``contributions`` (drivers, replicates) float64, C-contiguous.
+        """
+        n = contributions.shape[1]
+        arg, top, total, best = np.empty((len(self.groups), n)), np.empty(n), np.empty(n), np.empty(n)
+        kernel_offers(contributions, self._flat, self._starts, self.sharpness, arg, top, total)
+        np.exp(arg, out=arg)
+        log_sum = arg.sum(axis=0)  # (J, n) summed over partners, as in combine_numpy
+        np.log(log_sum, out=log_sum)
+        kernel_rescale(top, log_sum, self.sharpness, self._log_j, total, contributions, self._unique, best)
+        return best
+
+    def combine_numpy(self, contributions: Array) -> Array:
+        """``combine`` in numpy array operations."""
         offers = np.stack([-contributions[g].sum(axis=0) for g in self.groups])  # (J, n)
         k = self.sharpness
         top = offers.max(axis=0)

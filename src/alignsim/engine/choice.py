@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from alignsim.engine.agents import PowerAgent
+from alignsim.engine.choice_plan import LinearChoicePlan
 from alignsim.scenario import Scenario
 
 Array = np.ndarray
@@ -103,6 +104,7 @@ class Strategy:
         self.tilt_counts = np.zeros((len(self.chosen), len(TILT_EDGES) - 1, 3), np.int64)  # (policies, bins, options)
         self._vars = {v.ref: v for a in model.agents for v in a.variables}
         self._gains: dict[str, dict[str, Array]] | None = None
+        self._plan: LinearChoicePlan | None = None
 
     # ------------------------------------------------------------------ utility
     def observe(self, of: str) -> Array:
@@ -165,6 +167,21 @@ class Strategy:
 
     # ------------------------------------------------------------------ the choice
     def choose(self) -> list[tuple[ChosenPolicy, Array, Array]]:
+        """``choose_numpy``'s picks, by compiled loops for the linear look-ahead
+        (``choice_plan.LinearChoicePlan``, equal bit for bit); the model look-ahead stays numpy."""
+        if self.method != "linear":
+            return self.choose_numpy()
+        if self._plan is None:
+            if self._gains is None:
+                self._prepare_linear()
+            self._plan = LinearChoicePlan(self, TILT_EDGES)
+        tilt, a, level = self._plan.choose()
+        picks = [(opt, a[i], level[i]) for i, opt in enumerate(self.chosen)]
+        if self.record:
+            self.history.append({"_tilt": tilt, **{opt.ref: a for opt, a, _ in picks}})
+        return picks
+
+    def choose_numpy(self) -> list[tuple[ChosenPolicy, Array, Array]]:
         """Every power picks an option per chosen policy from the current (start-of-phase) state.
 
         With EU(hold) = 0: P(retreat) = e_-/(1 + e_- + e_+), P(expand) = e_+/(1 + e_- + e_+),

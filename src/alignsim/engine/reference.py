@@ -1,7 +1,8 @@
 """The engine's hot path in plain numpy: the reference the compiled kernels must equal bit for bit.
 
-``numpy_engine()`` runs the model with the numpy versions of its three compiled steps (a
-mechanism block's quarter, the focal state's decision, the per-quarter totals). The compiled
+``numpy_engine()`` runs the model with the numpy versions of its compiled steps (a mechanism
+block's quarter, the focal state's decision, the per-quarter totals, the strategic powers'
+choice and the soft maximum over outside options). The compiled
 path is the default; this one is for checking it (tests/test_kernels.py) and for timing it
 (benchmarks/bench_scale.py prints both).
 """
@@ -15,6 +16,8 @@ import numpy as np
 
 from alignsim.engine import ensemble
 from alignsim.engine.agents import FocalAgent
+from alignsim.engine.alternatives import Alternatives
+from alignsim.engine.choice import Strategy
 from alignsim.engine.mechanisms import KindBlock
 
 Array = np.ndarray
@@ -48,7 +51,19 @@ def numpy_engine() -> Iterator[None]:
     saved = KindBlock.advance, FocalAgent.decide, ensemble.record_quarter
     KindBlock.advance, FocalAgent.decide = KindBlock.advance_numpy, FocalAgent.decide_numpy
     ensemble.record_quarter = record_quarter_numpy
+    with numpy_choice():
+        try:
+            yield
+        finally:
+            KindBlock.advance, FocalAgent.decide, ensemble.record_quarter = saved
+
+
+@contextmanager
+def numpy_choice() -> Iterator[None]:
+    """Within the block, strategic powers choose and outside options combine in numpy."""
+    saved = Strategy.choose, Alternatives.combine
+    Strategy.choose, Alternatives.combine = Strategy.choose_numpy, Alternatives.combine_numpy
     try:
         yield
     finally:
-        KindBlock.advance, FocalAgent.decide, ensemble.record_quarter = saved
+        Strategy.choose, Alternatives.combine = saved
