@@ -132,12 +132,14 @@ def linear_logits(T, E, disc0, delta, discounted, H, power_opts, power_terms, te
         for i in range(P):
             Ei, Ti, dl, d0 = E[i, c0:c1], T[i, c0:c1], delta[c0:c1], disc0[c0:c1]
             w0 = w[0]
-            for r in range(nc):
+            for r in range(nc):  # branch-free passes, so that LLVM vectorises them
                 p = 1.0 / (1.0 + Ei[r])
-                q = 1.0 - p
-                rho[r] = dl[r] * q if discounted else q
+                rho[r] = 1.0 - p
                 w0[r] = d0[r] * (p * (1.0 - p))
                 ts[r] = 1.0 - Ti[r] * Ti[r]
+            if discounted:
+                for r in range(nc):
+                    rho[r] = dl[r] * rho[r]
             for h in range(1, H):
                 wp, wh = w[h - 1], w[h]
                 for r in range(nc):
@@ -146,8 +148,9 @@ def linear_logits(T, E, disc0, delta, discounted, H, power_opts, power_terms, te
             if discounted:
                 for r in range(nc):
                     inv = 1.0 / (1.0 - rho[r])
-                    wH[r] = (wl[r] * rho[r]) * inv
-                    wH1[r] = wH[r] * inv
+                    last = (wl[r] * rho[r]) * inv
+                    wH[r] = last
+                    wH1[r] = last * inv
             else:
                 for r in range(nc):
                     wH[r] = 0.0
@@ -237,7 +240,7 @@ def pick(expo, u, state, x_row, step, low, high, tilt, edges, t, counts, tilt_co
         x, so, lo, hi = state[x_row[o]], step[o], low[o], high[o]
         for r in range(n):
             total = 1.0 + em[r] + ep[r]
-            c = (1 if uo[r] >= em[r] / total else 0) + (1 if uo[r] >= 1.0 - ep[r] / total else 0) - 1
+            c = np.int8((uo[r] >= em[r] / total)) + np.int8((uo[r] >= 1.0 - ep[r] / total)) - np.int8(1)
             ao[r] = c
             lv[r] = _clip(x[r] + so[r] * float(c), lo, hi)
     if not 0 <= t < counts.shape[0]:

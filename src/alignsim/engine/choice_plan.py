@@ -67,6 +67,11 @@ class LinearChoicePlan:
         P = len(powers)
         self._last = np.empty((O, n))
         self._y, self._mz, self._logits = np.empty((P, n)), np.empty((P, n)), np.empty((2 * O, n))
+        # tanh of the shifted pull only for powers with a tilt term, exp(-z) only for those with a
+        # membership term: the other rows are never read (they stay 0)
+        self._T, self._E = np.zeros((P, n)), np.zeros((P, n))
+        self.tilt_rows = [i for i, pw in enumerate(powers) if any(of == "tilt" for of, _, _ in pw.terms)]
+        self.member_rows = [i for i, pw in enumerate(powers) if any(of == "member" for of, _, _ in pw.terms)]
 
     def _pack_gains(self, strategy, powers) -> None:
         """Every response a policy's marginal utility reads, as rows of one (rows, n) array."""
@@ -111,8 +116,11 @@ class LinearChoicePlan:
                 share[self.owner[o], o] = 0
         ck.shifted_logits(focal.pull, focal.gap, focal.member, focal.join_intercept, focal.leave_intercept,
                           self._last, self.step, self.ramp, share, self._y, self._mz)
-        T = np.tanh(self._y)
-        E = np.exp(self._mz)
+        T, E = self._T, self._E
+        for i in self.tilt_rows:
+            np.tanh(self._y[i], out=T[i])
+        for i in self.member_rows:
+            np.exp(self._mz[i], out=E[i])
         ck.linear_logits(T, E, self.disc0, self.delta, self.discounted, s.horizon, self.power_opts,
                          self.power_terms, self.term_kind, self.term_of, self.term_times, self.weights,
                          self.gains, self.fixed_row, self.pull_row, self.paths_row, self.gain_of,
