@@ -56,12 +56,12 @@ def shifted_logits(pull, gap, member, join_i, leave_i, last, step, ramp, share, 
     ``pull``, ``gap``, ``join_i``, ``leave_i`` (n,); ``member`` (n,) bool; ``last``, ``step``,
     ``ramp`` (O, n); ``share`` (P, O) int8.
     """
-    P, O = share.shape
+    P, n_opt = share.shape
     n = pull.shape[0]
     acc = np.empty(n)
     for i in range(P):
         has = False
-        for o in range(O):
+        for o in range(n_opt):
             if share[i, o]:
                 lo, so, ro = last[o], step[o], ramp[o]
                 if has:
@@ -234,8 +234,8 @@ def pick(expo, u, state, x_row, step, low, high, tilt, edges, t, counts, tilt_co
     ``tilt`` (n,); ``counts`` (steps, O, 3); ``tilt_counts`` (O, bins, 3); ``a`` (O, n) int8;
     ``level`` (O, n).
     """
-    O, n = u.shape
-    for o in range(O):
+    n_opt, n = u.shape
+    for o in range(n_opt):
         em, ep, uo, ao, lv = expo[2 * o], expo[2 * o + 1], u[o], a[o], level[o]
         x, so, lo, hi = state[x_row[o]], step[o], low[o], high[o]
         for r in range(n):
@@ -248,7 +248,7 @@ def pick(expo, u, state, x_row, step, low, high, tilt, edges, t, counts, tilt_co
     bins = np.empty(n, dtype=np.int64)
     for r in range(n):
         bins[r] = _tilt_bin(tilt[r], edges)
-    for o in range(O):
+    for o in range(n_opt):
         ao = a[o]
         c3 = np.zeros(3, dtype=np.int64)
         tc = tilt_counts[o]

@@ -39,7 +39,7 @@ class LinearChoicePlan:
         self.strategy = strategy
         self.chosen = strategy.chosen
         powers = strategy.powers
-        n, O = model.n, len(self.chosen)
+        n, n_opt = model.n, len(self.chosen)
         self.owner = np.array([i for i, pw in enumerate(powers) for _ in pw.options], dtype=np.intp)
         self.power_opts = np.cumsum([0] + [len(pw.options) for pw in powers]).astype(np.intp)
         self.power_terms = np.cumsum([0] + [len(pw.terms) for pw in powers]).astype(np.intp)
@@ -65,8 +65,8 @@ class LinearChoicePlan:
         self.precision = np.ascontiguousarray(strategy.precision, dtype=np.float64)
         self.purposes = [f"choice:{o.ref}" for o in opts]
         P = len(powers)
-        self._last = np.empty((O, n))
-        self._y, self._mz, self._logits = np.empty((P, n)), np.empty((P, n)), np.empty((2 * O, n))
+        self._last = np.empty((n_opt, n))
+        self._y, self._mz, self._logits = np.empty((P, n)), np.empty((P, n)), np.empty((2 * n_opt, n))
         # tanh of the shifted pull only for powers with a tilt term, exp(-z) only for those with a
         # membership term: the other rows are never read (they stay 0)
         self._T, self._E = np.zeros((P, n)), np.zeros((P, n))
@@ -81,10 +81,10 @@ class LinearChoicePlan:
             rows.append(a)
             return len(rows) - 1
 
-        O = len(self.chosen)
+        n_opt = len(self.chosen)
         kmax = max([len(pw.terms) for pw in powers] + [1])
-        self.fixed_row, self.pull_row, self.paths_row = (np.zeros(O, np.intp) for _ in range(3))
-        self.gain_of, self.gain_times = np.full((O, kmax), -1, np.intp), np.full((O, kmax), -1, np.intp)
+        self.fixed_row, self.pull_row, self.paths_row = (np.zeros(n_opt, np.intp) for _ in range(3))
+        self.gain_of, self.gain_times = np.full((n_opt, kmax), -1, np.intp), np.full((n_opt, kmax), -1, np.intp)
         o = 0
         for pw in powers:
             for opt in pw.options:
@@ -107,8 +107,8 @@ class LinearChoicePlan:
         s = self.strategy
         model, focal = s.model, s.model.focal
         tilt = np.tanh(focal.pull)  # the focal state's lean as the powers see it
-        O, P = len(self.chosen), len(self.power_opts) - 1
-        share = np.zeros((P, O), dtype=np.int8)  # power i's shift includes policy o's last choice
+        n_opt, P = len(self.chosen), len(self.power_opts) - 1
+        share = np.zeros((P, n_opt), dtype=np.int8)  # power i's shift includes policy o's last choice
         for o, opt in enumerate(self.chosen):
             self._last[o] = opt.last
             if opt.last.any():
@@ -129,7 +129,7 @@ class LinearChoicePlan:
                          self._logits)
         np.exp(self._logits, out=self._logits)
         u = model.uniform_rows(self.purposes)
-        a, level = np.empty((O, model.n), dtype=np.int8), np.empty((O, model.n))
+        a, level = np.empty((n_opt, model.n), dtype=np.int8), np.empty((n_opt, model.n))
         ck.pick(self._logits, u, model.state_matrix, self.x_row, self.step, self.low, self.high, tilt,
                 self.tilt_edges, model.steps - 1, s.counts, s.tilt_counts, a, level)
         return tilt, a, level
