@@ -135,7 +135,7 @@ def test_planted_choices_equal_the_numpy_reference(tmp_path, discount, products)
     assert compiled.focal.first_entry.max() >= 0 and compiled.focal.best_alternative.std() > 0
 
 
-@pytest.mark.parametrize("config, overrides", [("base-strategic.yaml", ()),
+@pytest.mark.parametrize("config, overrides", [("base.yaml", ()),
                                                ("panel/anzus-nzl-1990.yaml", ("powers.model=strategic",))])
 def test_real_strategic_run_equals_the_numpy_reference(config, overrides):
     """Choices, levels, counts and the whole replicate table of a real run, to the bit."""
@@ -170,7 +170,7 @@ def test_choice_table_of_a_run_is_byte_identical(tmp_path):
     """The recorded choice table (as the run folder writes it) is the same bytes either way."""
     from alignsim.engine.choice import choice_table
 
-    s = load_scenario(CONFIG / "base-strategic.yaml")
+    s = load_scenario(CONFIG / "base.yaml")
     tables = [choice_table(_run(s, n=300, numpy=flag).strategy.history, 0) for flag in (False, True)]
     csv = [t.to_csv(index=False).encode() for t in tables]
     assert isinstance(tables[0], pd.DataFrame) and len(tables[0]) > 0 and csv[0] == csv[1]
