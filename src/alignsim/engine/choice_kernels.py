@@ -45,7 +45,7 @@ def _minimum(a, b):
     return a if a <= b else b
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def shifted_logits(pull, gap, member, join_i, leave_i, last, step, ramp, share, y, mz):
     """Per power i: y[i] = pull + shift_i and mz[i] = -z_i, shapes (P, n).
 
@@ -95,8 +95,8 @@ def _observe(code, r, state, member, tilt, best):
     return best[r]
 
 
-@njit(cache=True)
-def linear_logits(T, E, disc0, delta, discounted, H, power_opts, power_terms, term_kind, term_of, term_times,
+@njit(cache=True, error_model="numpy")
+def linear_logits(T, E, uses, disc0, delta, discounted, H, power_opts, power_terms, term_kind, term_of, term_times,
                   weights, gains, fixed_row, pull_row, paths_row, gain_of, gain_times, x_row, step, curve,
                   low, high, precision, state, member, tilt, best, out):
     """precision * EU(retreat / expand) of every chosen policy by the linear look-ahead, clipped
@@ -111,6 +111,9 @@ def linear_logits(T, E, disc0, delta, discounted, H, power_opts, power_terms, te
     sum_h w[h] P_h (member, from 0.0 in order h = 0..H+1), G_of (a variable); a term with a
     factor v uses v d + obs G_v. With down / up the step clipped at the bounds,
     EU = d (m - curve (2 x + d)).
+
+    ``uses`` (P, 2) int8: whether power i has a tilt term (column 0), a membership term (1);
+    the slopes it lacks are not computed (nor are its rows of ``T`` / ``E`` read).
 
     Shapes: ``T``, ``E`` (P, n); ``disc0``, ``delta``, ``precision`` (n,); ``power_opts`` (P + 1,)
     and ``power_terms`` (P + 1,) offsets; ``term_kind``, ``term_of``, ``term_times`` (K,);
@@ -131,30 +134,33 @@ def linear_logits(T, E, disc0, delta, discounted, H, power_opts, power_terms, te
             memf[r] = 1.0 if mb[r] else 0.0
         for i in range(P):
             Ei, Ti, dl, d0 = E[i, c0:c1], T[i, c0:c1], delta[c0:c1], disc0[c0:c1]
-            w0 = w[0]
-            for r in range(nc):  # branch-free passes, so that LLVM vectorises them
-                p = 1.0 / (1.0 + Ei[r])
-                rho[r] = 1.0 - p
-                w0[r] = d0[r] * (p * (1.0 - p))
-                ts[r] = 1.0 - Ti[r] * Ti[r]
-            if discounted:
+            if uses[i, 1]:  # membership weights, only for a power with a membership term
+                w0 = w[0]
+                for r in range(nc):  # branch-free passes, so that LLVM vectorises them
+                    p = 1.0 / (1.0 + Ei[r])
+                    rho[r] = 1.0 - p
+                    w0[r] = d0[r] * (p * (1.0 - p))
+                if discounted:
+                    for r in range(nc):
+                        rho[r] = dl[r] * rho[r]
+                for h in range(1, H):
+                    wp, wh = w[h - 1], w[h]
+                    for r in range(nc):
+                        wh[r] = wp[r] * rho[r]
+                wl, wH, wH1 = w[H - 1], w[H], w[H + 1]
+                if discounted:
+                    for r in range(nc):
+                        inv = 1.0 / (1.0 - rho[r])
+                        last = (wl[r] * rho[r]) * inv
+                        wH[r] = last
+                        wH1[r] = last * inv
+                else:
+                    for r in range(nc):
+                        wH[r] = 0.0
+                        wH1[r] = 0.0
+            if uses[i, 0]:  # the tilt slope, only for a power with a tilt term
                 for r in range(nc):
-                    rho[r] = dl[r] * rho[r]
-            for h in range(1, H):
-                wp, wh = w[h - 1], w[h]
-                for r in range(nc):
-                    wh[r] = wp[r] * rho[r]
-            wl, wH, wH1 = w[H - 1], w[H], w[H + 1]
-            if discounted:
-                for r in range(nc):
-                    inv = 1.0 / (1.0 - rho[r])
-                    last = (wl[r] * rho[r]) * inv
-                    wH[r] = last
-                    wH1[r] = last * inv
-            else:
-                for r in range(nc):
-                    wH[r] = 0.0
-                    wH1[r] = 0.0
+                    ts[r] = 1.0 - Ti[r] * Ti[r]
             for o in range(power_opts[i], power_opts[i + 1]):
                 fx = gains[fixed_row[o], c0:c1]
                 for r in range(nc):
@@ -223,7 +229,7 @@ def _tilt_bin(x, edges):
     return min(max(j - 1, 0), nb - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def pick(expo, u, state, x_row, step, low, high, tilt, edges, t, counts, tilt_counts, a, level):
     """Each policy's choice and new level; the step's counts.
 
@@ -260,7 +266,7 @@ def pick(expo, u, state, x_row, step, low, high, tilt, edges, t, counts, tilt_co
             counts[t, o, k] = c3[k]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def offers(contributions, rows, starts, k, arg, top, total):
     """Each partner's offer v_j = -sum of its rows' contributions (first row taken as it is),
     their running maximum ``top`` and sum ``total`` over j (n,), and arg[j] = k (v_j - top).
@@ -299,7 +305,7 @@ def offers(contributions, rows, starts, k, arg, top, total):
             aj[r] = k[r] * (aj[r] - top[r])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rescale(top, log_sum, k, log_j, total, contributions, rows, best):
     """best = top + log_sum / k - log_j / k (n,); each of ``rows`` (unique) of ``contributions``
     multiplied by best / total where total > 0, else by 0."""

@@ -72,6 +72,8 @@ class LinearChoicePlan:
         self._T, self._E = np.zeros((P, n)), np.zeros((P, n))
         self.tilt_rows = [i for i, pw in enumerate(powers) if any(of == "tilt" for of, _, _ in pw.terms)]
         self.member_rows = [i for i, pw in enumerate(powers) if any(of == "member" for of, _, _ in pw.terms)]
+        self.uses = np.zeros((P, 2), dtype=np.int8)
+        self.uses[self.tilt_rows, 0], self.uses[self.member_rows, 1] = 1, 1
 
     def _pack_gains(self, strategy, powers) -> None:
         """Every response a policy's marginal utility reads, as rows of one (rows, n) array."""
@@ -121,7 +123,7 @@ class LinearChoicePlan:
             np.tanh(self._y[i], out=T[i])
         for i in self.member_rows:
             np.exp(self._mz[i], out=E[i])
-        ck.linear_logits(T, E, self.disc0, self.delta, self.discounted, s.horizon, self.power_opts,
+        ck.linear_logits(T, E, self.uses, self.disc0, self.delta, self.discounted, s.horizon, self.power_opts,
                          self.power_terms, self.term_kind, self.term_of, self.term_times, self.weights,
                          self.gains, self.fixed_row, self.pull_row, self.paths_row, self.gain_of,
                          self.gain_times, self.x_row, self.step, self.curve, self.low, self.high,
