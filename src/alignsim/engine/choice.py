@@ -358,11 +358,20 @@ class Strategy:
         model, focal = self.model, self.model.focal
         saved = self._save()
         quiet = np.zeros_like(model.shock_matrix)
-        zero_rows = lambda purposes: np.zeros((len(purposes), model.n))  # noqa: E731
+        zeros: dict[int, Array] = {}  # read-only rows of zero draws, one array per count (no fresh pages)
+
+        def zero_rows(purposes: list[str]) -> Array:
+            if len(purposes) not in zeros:
+                zeros[len(purposes)] = np.zeros((len(purposes), model.n))
+            return zeros[len(purposes)]
         rows = [model.row_of[r] for r in sorted(self.chosen_refs)]
         chosen_rows = set(rows)
         moving = [b for agent in model.agents_by_type.get(PowerAgent, []) for b in agent.blocks
                   if not chosen_rows.issuperset(range(b.start, b.stop))]  # the rest are held anyway
+        # the observables some advancing variable reads (chosen policies are held): the others'
+        # rows would be written and never read before the state is restored
+        read = {r for b in (*moving, *focal.blocks) for v in b.variables for r, _ in v.inputs}
+        observed = [name for name in model._observed if name in read]
         if bumped is not None:
             model.state_matrix[model.row_of[bumped]] += BUMP
         path: dict[str, list[Array]] = {k: [] for k in ("pull", *keys)}
@@ -381,7 +390,7 @@ class Strategy:
                         focal.contributions = focal.current_contributions()
                         focal.pull = focal.contributions.sum(axis=0)
                         focal.gap = focal.pull - focal.barrier.value
-                        model._observe(model._observed)
+                        model._observe(observed)
                 path["pull"].append(focal.pull.copy())
                 for k in keys:
                     path[k].append(np.array(self.observe(k), copy=True))
