@@ -22,15 +22,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scale import in_subprocess  # noqa: E402
 
 
-def cpu_seconds(config: str, replicates: int, seed: int) -> float:
-    """User + system CPU seconds of ``run_ensemble`` in this process (after a small warm-up run)."""
+def cpu_seconds(config: str, replicates: int, seed: int, numpy_choice: bool = False) -> float:
+    """User + system CPU seconds of ``run_ensemble`` in this process (after a small warm-up run);
+    ``numpy_choice``: the strategic choice and soft maximum on their numpy reference code."""
+    import contextlib
+
     from alignsim import load_scenario, run_ensemble
+    from alignsim.engine import reference
 
     s = load_scenario(config)
-    run_ensemble(s, 1000, seed, keep_table=False)
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    run_ensemble(s, replicates, seed, keep_table=False)
-    after = resource.getrusage(resource.RUSAGE_SELF)
+    with reference.numpy_choice() if numpy_choice else contextlib.nullcontext():
+        run_ensemble(s, 1000, seed, keep_table=False)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        run_ensemble(s, replicates, seed, keep_table=False)
+        after = resource.getrusage(resource.RUSAGE_SELF)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -53,6 +58,9 @@ def main() -> None:
         cpu[model] = cpu_seconds(config, args.cpu_replicates, args.seed)
         print(f"{model:9s} CPU {cpu[model]:6.2f} s for {args.cpu_replicates:,} replicates in one process")
     print(f"strategic / rule CPU time: {cpu['strategic'] / cpu['rule']:.2f}x")
+    slow = cpu_seconds("config/base.yaml", args.cpu_replicates, args.seed, numpy_choice=True)
+    print(f"strategic CPU {slow:6.2f} s with the choice in numpy (engine.reference.numpy_choice): "
+          f"{slow / cpu['rule']:.2f}x rule; the compiled choice saves {slow - cpu['strategic']:.2f} s")
     s = results["strategic"]["seconds"]
     ratio = s / results["rule"]["seconds"]
     scaled = s * 1_000_000 / args.replicates

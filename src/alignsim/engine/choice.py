@@ -38,6 +38,9 @@ Two look-aheads (``powers.lookahead.method``):
 
 Choices use the stream ``choice:<policy ref>`` at the current step: they do not depend on the
 batch size or the worker, and not on any later random number of the run.
+
+With the linear look-ahead, ``choose`` runs on compiled loops (``choice_plan``,
+``choice_kernels``); ``choose_numpy`` is the same in numpy, the reference they equal bit for bit.
 """
 
 from __future__ import annotations
@@ -168,8 +171,13 @@ class Strategy:
     # ------------------------------------------------------------------ the choice
     def choose(self) -> list[tuple[ChosenPolicy, Array, Array]]:
         """``choose_numpy``'s picks, by compiled loops for the linear look-ahead
-        (``choice_plan.LinearChoicePlan``, equal bit for bit); the model look-ahead stays numpy."""
-        if self.method != "linear":
+        (``choice_plan.LinearChoicePlan``, equal bit for bit); the model look-ahead stays numpy.
+
+        A batch of one replicate also stays numpy: there ``np.einsum`` in ``_linear_pm`` sums the
+        membership weights in another order than for two or more (the kernel's order), so the
+        compiled loops would differ from it in the last bits of the expected utilities.
+        """
+        if self.method != "linear" or self.model.n < 2:
             return self.choose_numpy()
         if self._plan is None:
             if self._gains is None:
