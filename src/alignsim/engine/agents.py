@@ -39,7 +39,26 @@ class StateAgent(mesa.Agent):
 
 
 class PowerAgent(StateAgent):
-    """A power (including the bloc's patron): sets its policies from last quarter's observables."""
+    """A power (including the bloc's patron): sets its policies from last quarter's observables.
+
+    ``ruled``: the blocks its rules advance. Strategic powers (``choice.Strategy``) ``hold`` the
+    rows they choose: a block all of whose rows are chosen is left out, since the choice
+    overwrites every value its rule would propose.
+    """
+
+    def __init__(self, model: mesa.Model, actor_id: str, blocks: list[KindBlock]) -> None:
+        super().__init__(model, actor_id, blocks)
+        self.ruled = list(blocks)
+
+    def hold(self, rows: set[int]) -> None:
+        """Leave out the blocks whose state rows are all in ``rows`` (the chosen policies)."""
+        self.ruled = [b for b in self.blocks if not rows.issuperset(range(b.start, b.stop))]
+
+    def propose(self, state: Array) -> list[tuple[KindBlock, Array]]:
+        """Each ruled block's values next quarter, from ``state`` (not written)."""
+        model = self.model
+        return [(b, b.advance(state, model.shock_matrix, model.uniform_rows, model.normal_rows))
+                for b in self.ruled]
 
 
 OUT, MEMBER, SUSPENDED = 0, 1, 2

@@ -101,6 +101,8 @@ class Strategy:
             self.powers.append(StrategicPower(actor, terms, options))
         self.chosen = [o for pw in self.powers for o in pw.options]
         self.chosen_refs = {o.ref for o in self.chosen}
+        for agent in model.agents_by_type.get(PowerAgent, []):  # their rules' values would be overwritten
+            agent.hold({model.row_of[r] for r in self.chosen_refs})
         self.record = record
         self.history: list[dict[str, Array]] = []
         self.counts = np.zeros((model.axis.n_steps, len(self.chosen), 3), np.int64)  # (T, policies, options)
