@@ -350,10 +350,11 @@ class Strategy:
         to a change repeated every quarter)."""
         keys = sorted({k for pw in self.powers for of, times, _ in pw.terms for k in (of, times)
                        if k is not None and k not in ("member", "tilt")})
-        base = self._deterministic_path(None, keys)
+        base_blocks: dict[tuple[int, int], Array] = {}
+        base = self._deterministic_path(None, keys, base_blocks)
         out = {}
         for opt in self.chosen:
-            bumped = self._deterministic_path(opt.ref, keys)
+            bumped = self._deterministic_path(opt.ref, keys, base_blocks)
             d = {k: (bumped[k] - base[k]) / BUMP for k in base}          # (H, n) each: G(h)
             resp = {k: (self.disc * v).sum(axis=0) + self.tail * v[-1] for k, v in d.items()}
             cum = np.cumsum(d["pull"], axis=0)
@@ -362,9 +363,15 @@ class Strategy:
             out[opt.ref] = resp
         return out
 
-    def _deterministic_path(self, bumped: str | None, keys: list[str]) -> dict[str, Array]:
+    def _deterministic_path(self, bumped: str | None, keys: list[str],
+                            base_blocks: dict[tuple[int, int], Array] | None = None) -> dict[str, Array]:
         """(H, n) paths of the pull and ``keys`` with no shocks, no noise and membership held;
-        chosen policies hold their level (``bumped`` raised by ``BUMP``)."""
+        chosen policies hold their level (``bumped`` raised by ``BUMP``).
+
+        ``base_blocks`` ((step, block) -> its values): the base path (``bumped`` None) fills it;
+        a bumped path takes from it the values of every block the bump cannot reach
+        (``_reachable``): the same inputs, so the same values as advancing it.
+        """
         model, focal = self.model, self.model.focal
         saved = self._save()
         quiet = np.zeros_like(model.shock_matrix)
@@ -382,20 +389,31 @@ class Strategy:
         # rows would be written and never read before the state is restored
         read = {r for b in (*moving, *focal.blocks) for v in b.variables for r, _ in v.inputs}
         observed = [name for name in model._observed if name in read]
+        blocks = [*moving, *focal.blocks]
+        reuse = set() if bumped is None or base_blocks is None else set(range(len(blocks))) - self._reachable(bumped, blocks)
+        record = base_blocks if bumped is None else None
+
+        def advance(step: int, first: int, phase_blocks: list) -> list:
+            done = []
+            for i, b in enumerate(phase_blocks, start=first):
+                values = base_blocks[step, i] if i in reuse else b.advance(model.state_matrix, quiet, zero_rows, zero_rows)
+                if record is not None:
+                    record[step, i] = values
+                done.append((b, values))
+            return done
+
         if bumped is not None:
             model.state_matrix[model.row_of[bumped]] += BUMP
         path: dict[str, list[Array]] = {k: [] for k in ("pull", *keys)}
         try:
-            for _ in range(self.horizon):
+            for h in range(self.horizon):
                 for phase in model.scenario.order:
                     if phase == "policies":
                         held = model.state_matrix[rows].copy()
-                        model._commit([(b, b.advance(model.state_matrix, quiet, zero_rows, zero_rows))
-                                       for b in moving])
+                        model._commit(advance(h, 0, moving))
                         model.state_matrix[rows] = held
                     elif phase == "drivers":
-                        model._commit([(b, b.advance(model.state_matrix, quiet, zero_rows, zero_rows))
-                                       for b in focal.blocks])
+                        model._commit(advance(h, len(moving), focal.blocks))
                     elif phase == "decision":
                         focal.contributions = focal.current_contributions()
                         focal.pull = focal.contributions.sum(axis=0)
@@ -407,6 +425,22 @@ class Strategy:
         finally:
             self._restore(saved)
         return {k: np.stack(v) for k, v in path.items()}
+
+    def _reachable(self, bumped: str, blocks: list) -> set[int]:
+        """Indices of the ``blocks`` with a variable the change of ``bumped`` can reach in a
+        deterministic path: through the variables' inputs, and through ``tilt`` once any focal
+        variable moves (the pull does); membership is held there, so ``member`` never moves."""
+        focal_refs = {v.ref for b in self.model.focal.blocks for v in b.variables}
+        reached, grew = {bumped}, True
+        while grew:
+            grew = False
+            tilt = not reached.isdisjoint(focal_refs)
+            for b in blocks:
+                for v in b.variables:
+                    if v.ref not in reached and any(r in reached or (r == "tilt" and tilt) for r, _ in v.inputs):
+                        reached.add(v.ref)
+                        grew = True
+        return {i for i, b in enumerate(blocks) if any(v.ref in reached for v in b.variables)}
 
     # ------------------------------------------------------------------ model look-ahead
     def lookahead_model(self, power: StrategicPower, opt: ChosenPolicy, first_sample: int = 0) -> Array:
