@@ -18,7 +18,7 @@ import pytest
 from alignsim import load_scenario
 from alignsim.engine import choice_kernels as ck
 from alignsim.engine.alternatives import Alternatives
-from alignsim.engine.choice import TILT_EDGES
+from alignsim.engine.choice import TILT_EDGES, Strategy
 from alignsim.engine.ensemble import simulate
 from alignsim.engine.model import AlignmentModel
 from alignsim.engine.priors import replicate_params, sample_draws
@@ -174,3 +174,24 @@ def test_choice_table_of_a_run_is_byte_identical(tmp_path):
     tables = [choice_table(_run(s, n=300, numpy=flag).strategy.history, 0) for flag in (False, True)]
     csv = [t.to_csv(index=False).encode() for t in tables]
     assert isinstance(tables[0], pd.DataFrame) and len(tables[0]) > 0 and csv[0] == csv[1]
+
+
+@pytest.mark.parametrize("planted_case", [False, True])
+def test_reused_blocks_give_the_same_responses_as_advancing_every_block(tmp_path, monkeypatch, planted_case):
+    """The look-ahead's bumped paths take the base path's values for the blocks a bump cannot
+    reach; advancing every block instead gives the same responses, bit for bit. Planted: the
+    patron's ``neutral`` policy feeds nothing, so it reaches no block."""
+    s = load(tmp_path, two_powers(0.08)) if planted_case else load_scenario(CONFIG / "base.yaml")
+    params = replicate_params(sample_draws(s, 3, 20), 300, 0, 300)
+    reused = AlignmentModel(s, params, 3).strategy.linear_responses()
+    monkeypatch.setattr(Strategy, "_reachable", lambda self, bumped, blocks: set(range(len(blocks))))
+    advanced = AlignmentModel(s, params, 3).strategy.linear_responses()
+    assert reused.keys() == advanced.keys()
+    for ref in reused:
+        for k in reused[ref]:
+            assert _same(reused[ref][k], advanced[ref][k]), (ref, k)
+    if planted_case:
+        model = AlignmentModel(s, params, 3)
+        blocks = model.focal.blocks  # every policy is chosen here, so no power block advances
+        assert model.strategy._reachable("policies.patron.neutral", blocks) == set()
+        assert model.strategy._reachable("policies.patron.court", blocks)
