@@ -183,15 +183,15 @@ def test_reused_blocks_give_the_same_responses_as_advancing_every_block(tmp_path
     patron's ``neutral`` policy feeds nothing, so it reaches no block."""
     s = load(tmp_path, two_powers(0.08)) if planted_case else load_scenario(CONFIG / "base.yaml")
     params = replicate_params(sample_draws(s, 3, 20), 300, 0, 300)
-    reused = AlignmentModel(s, params, 3).strategy.linear_responses()
+    model = AlignmentModel(s, params, 3)
+    if planted_case:
+        blocks = model.focal.blocks  # every policy is chosen here, so no power block advances
+        assert model.strategy._reachable("policies.patron.neutral", blocks) == set()
+        assert model.strategy._reachable("policies.patron.court", blocks) == {1}
+    reused = model.strategy.linear_responses()
     monkeypatch.setattr(Strategy, "_reachable", lambda self, bumped, blocks: set(range(len(blocks))))
     advanced = AlignmentModel(s, params, 3).strategy.linear_responses()
     assert reused.keys() == advanced.keys()
     for ref in reused:
         for k in reused[ref]:
             assert _same(reused[ref][k], advanced[ref][k]), (ref, k)
-    if planted_case:
-        model = AlignmentModel(s, params, 3)
-        blocks = model.focal.blocks  # every policy is chosen here, so no power block advances
-        assert model.strategy._reachable("policies.patron.neutral", blocks) == set()
-        assert model.strategy._reachable("policies.patron.court", blocks)
