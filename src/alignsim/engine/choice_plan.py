@@ -91,11 +91,14 @@ class LinearChoicePlan:
         for pw in powers:
             for opt in pw.options:
                 g = strategy._gains[opt.ref]
+                ofs = {of for of, _, _ in pw.terms}
                 self.fixed_row[o] = add(strategy._fixed_marginal[opt.ref])
-                self.pull_row[o] = add(g["pull"])
-                self.paths_row[o] = len(rows)
-                for path in g["_member_paths"]:
-                    add(path)
+                if "tilt" in ofs:  # rows only for the terms the power has (the kernel reads no others)
+                    self.pull_row[o] = add(g["pull"])
+                if "member" in ofs:
+                    self.paths_row[o] = len(rows)
+                    for path in g["_member_paths"]:
+                        add(path)
                 for k, (of, times, _) in enumerate(pw.terms):
                     if times is not None:
                         self.gain_times[o, k] = add(g[times])
