@@ -52,7 +52,7 @@ def main() -> None:
         r = in_subprocess(config, args.replicates, args.workers, args.seed)
         results[model] = r
         print(f"{model:9s} {config:28s} {r['seconds']:7.1f} s  {r['rep_quarters_per_s']:,.0f} rep-quarters/s  "
-              f"peak worker {r['peak_mb_worker']:.0f} MB  P(event) {r['estimate']:.4f} (se {r['se']:.4f})")
+              f"peak worker {max(r['peak_mb_workers'], default=r['peak_mb_main']):.0f} MB  P(event) {r['estimate']:.4f} (se {r['se']:.4f})")
     cpu = {}
     for model, config in (("rule", "config/base-rule.yaml"), ("strategic", "config/base.yaml")):
         cpu[model] = cpu_seconds(config, args.cpu_replicates, args.seed)

@@ -185,7 +185,7 @@ class Strategy:
             if self._gains is None:
                 self._prepare_linear()
             self._plan = LinearChoicePlan(self, TILT_EDGES)
-        tilt, a, level = self._plan.choose()
+        tilt, a, level = self._plan.choose(self)
         picks = [(opt, a[i], level[i]) for i, opt in enumerate(self.chosen)]
         if self.record:
             self.history.append({"_tilt": tilt, **{opt.ref: a for opt, a, _ in picks}})

@@ -35,8 +35,7 @@ class LinearChoicePlan:
     def __init__(self, strategy, tilt_edges: Array) -> None:
         model = strategy.model
         self.tilt_edges = tilt_edges
-        row_of = model.row_of
-        self.strategy = strategy
+        row_of = model.row_of  # no reference to ``strategy`` is kept: no cycle, freed with it
         self.chosen = strategy.chosen
         powers = strategy.powers
         n, n_opt = model.n, len(self.chosen)
@@ -107,9 +106,9 @@ class LinearChoicePlan:
                 o += 1
         self.gains = np.ascontiguousarray(np.stack(rows))
 
-    def choose(self) -> tuple[Array, Array, Array]:
-        """One quarter: (tilt (n,), choices a (O, n) int8, new levels (O, n)); updates the counts."""
-        s = self.strategy
+    def choose(self, s) -> tuple[Array, Array, Array]:
+        """One quarter of ``s`` (the ``Strategy`` this plan was built for): (tilt (n,), choices
+        a (O, n) int8, new levels (O, n)); updates its counts."""
         model, focal = s.model, s.model.focal
         tilt = np.tanh(focal.pull)  # the focal state's lean as the powers see it
         n_opt, P = len(self.chosen), len(self.power_opts) - 1
