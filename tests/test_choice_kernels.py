@@ -195,3 +195,15 @@ def test_reused_blocks_give_the_same_responses_as_advancing_every_block(tmp_path
     for ref in reused:
         for k in reused[ref]:
             assert _same(reused[ref][k], advanced[ref][k]), (ref, k)
+
+
+def test_select_forms_equal_numpy_on_edge_values():
+    """The kernels' one-select max / min / clip give numpy's values (NaN, signed zeros, infinities)."""
+    v = np.array([np.nan, -np.inf, -700.0, -1.0, -0.0, 0.0, 1e-300, 0.5, 700.0, np.inf])
+    for a in v:
+        for b in v:
+            assert _same(np.float64(ck._max.py_func(a, b)), np.maximum(a, b)), (a, b)
+            assert _same(np.float64(ck._min.py_func(a, b)), np.minimum(a, b)), (a, b)
+            for hi in (b, 700.0):
+                lo = -700.0
+                assert _same(np.float64(ck._clip_select.py_func(a, lo, hi)), np.clip(np.float64(a), lo, hi)), (a, lo, hi)

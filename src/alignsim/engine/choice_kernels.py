@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numba import njit
 
-from alignsim.engine.kernels import CHUNK, _clip, _maximum
+from alignsim.engine.kernels import CHUNK
 
 # observable codes in ``term_of`` (a value >= 0 is a state-matrix row)
 OBS_MEMBER, OBS_TILT, OBS_BEST = -1, -2, -3
@@ -36,13 +36,23 @@ TERM_TILT, TERM_MEMBER, TERM_FIXED, TERM_PRODUCT = 0, 1, 2, 3
 
 
 @njit(cache=True, inline="always")
-def _minimum(a, b):
-    """np.minimum for doubles: NaN if either is NaN, else the smaller (``a`` when equal)."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a <= b else b
+def _max(a, b):
+    """np.maximum for doubles as one select (so that loops over it vectorise): NaN if either is
+    NaN, else the larger, ``b`` when they are equal (as numpy: max(-0.0, 0.0) is 0.0)."""
+    return a if (a > b or a != a) else b
+
+
+@njit(cache=True, inline="always")
+def _min(a, b):
+    """np.minimum for doubles as one select: NaN if either is NaN, else the smaller, ``b`` when equal."""
+    return a if (a < b or a != a) else b
+
+
+@njit(cache=True, inline="always")
+def _clip_select(x, lo, hi):
+    """np.clip(x, lo, hi) for doubles as two selects: NaN kept, ``x`` itself when it equals a bound."""
+    y = x if (x >= lo or x != x) else lo
+    return y if (y <= hi or x != x) else hi
 
 
 @njit(cache=True, error_model="numpy")
@@ -202,11 +212,11 @@ def linear_logits(T, E, uses, disc0, delta, discounted, H, power_opts, power_ter
                 om, op = out[2 * o, c0:c1], out[2 * o + 1, c0:c1]
                 for r in range(nc):
                     xr = x[r]
-                    down = _maximum(xr - so[r], lo) - xr
-                    up = _minimum(xr + so[r], hi) - xr
+                    down = _max(xr - so[r], lo) - xr
+                    up = _min(xr + so[r], hi) - xr
                     two_x = 2.0 * xr
-                    om[r] = _clip(pr[r] * (down * (m[r] - cu[r] * (two_x + down))), -700.0, 700.0)
-                    op[r] = _clip(pr[r] * (up * (m[r] - cu[r] * (two_x + up))), -700.0, 700.0)
+                    om[r] = _clip_select(pr[r] * (down * (m[r] - cu[r] * (two_x + down))), -700.0, 700.0)
+                    op[r] = _clip_select(pr[r] * (up * (m[r] - cu[r] * (two_x + up))), -700.0, 700.0)
 
 
 @njit(cache=True, inline="always")
@@ -248,7 +258,7 @@ def pick(expo, u, state, x_row, step, low, high, tilt, edges, t, counts, tilt_co
             total = 1.0 + em[r] + ep[r]
             c = np.int8((uo[r] >= em[r] / total)) + np.int8((uo[r] >= 1.0 - ep[r] / total)) - np.int8(1)
             ao[r] = c
-            lv[r] = _clip(x[r] + so[r] * float(c), lo, hi)
+            lv[r] = _clip_select(x[r] + so[r] * float(c), lo, hi)
     if not 0 <= t < counts.shape[0]:
         return
     bins = np.empty(n, dtype=np.int64)
@@ -297,7 +307,7 @@ def offers(contributions, rows, starts, k, arg, top, total):
     for j in range(1, J):
         aj = arg[j]
         for r in range(n):
-            top[r] = _maximum(top[r], aj[r])
+            top[r] = _max(top[r], aj[r])
             total[r] = total[r] + aj[r]
     for j in range(J):
         aj = arg[j]
