@@ -74,7 +74,7 @@ def test_record_quarter_bins_like_searchsorted():
     kernels.record_quarter(0, 1, np.zeros(n, bool), np.zeros(n, np.intp), x, edges, z, z, np.zeros(0, np.intp),
                            np.zeros((0, n), bool), np.zeros(T, np.int64), np.zeros((T, 1), np.int64),
                            np.zeros(T, np.int64), hist, np.zeros((T, 0), np.int64), np.zeros((T, 0), np.int64),
-                           z.copy(), np.zeros((0, n), np.int16), np.zeros((0, n), np.int16), np.zeros((0, n), np.uint64))
+                           z.copy(), np.zeros((0, n), np.int16), np.zeros((0, n), np.int16), np.zeros((0, n), np.uint64), True)
     assert np.array_equal(hist[0], np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1))
 
 
@@ -86,4 +86,4 @@ def test_fixed_sum_equals_the_rounded_integer_sum(scale):
         x = rng.normal(0, scale, n)
         x[: n // 3] = np.round(x[: n // 3] * 2**33) / 2**33  # exact halves of 2**-32: ties
         expected = int(np.rint(x * 2**32).astype(np.int64).sum())
-        assert kernels.fixed_sum(x, np.empty(n)) == expected
+        assert kernels.fixed_sum(x) == expected

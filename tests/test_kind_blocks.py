@@ -38,6 +38,8 @@ def test_a_block_moves_its_variables_bit_for_bit_like_advance(kind):
         _variable("a", kind, rng, n, inputs=["o0", "o1", "b"], jumps=["s1"], redraw_on=["s0", "s2"], noise=True),
         _variable("b", kind, rng, n, resets=["s2", "s0"], redraw_on=["s1"]),
         _variable("c", kind, rng, n, inputs=["o1"], jumps=["s0", "s2"], resets=["s1"], noise=True),
+        _variable("d", kind, rng, n),  # plain (no jumps, noise or resets: clipped in its update pass)
+        _variable("e", kind, rng, n, inputs=["a", "o0"], redraw_on=["s0"]),  # plain, with inputs
     ]
     everything = others + block_vars
     row_of = {v.ref: i for i, v in enumerate(everything)}
@@ -53,6 +55,6 @@ def test_a_block_moves_its_variables_bit_for_bit_like_advance(kind):
     shock_dict = dict(zip(shock_names, shocks))
     one_by_one = [advance(v, snapshot, shock_dict, lambda p: uniforms(3, p, 4, 10, 10 + n),
                           lambda p: normals(3, p, 4, 10, 10 + n)) for v in block_vars]
-    assert fused.shape == (3, n)
+    assert fused.shape == (5, n)
     assert np.array_equal(fused, np.stack(one_by_one))
     assert np.array_equal(state[len(others):], np.stack([v.value for v in block_vars]))  # state not written

@@ -119,6 +119,7 @@ class FocalAgent(StateAgent):
         optional = [intercepts.get(k) for k in ("suspend", "resume", "suspended_exit")]
         self._optional_intercepts = (*(np.zeros(n) if a is None else a for a in optional),
                                      np.array([a is not None for a in optional], dtype=np.int64))
+        self._no_shift = np.zeros(n)  # a decision point's logit shifts outside one
         self.contributions = self.current_contributions()
         self.pull = self.contributions.sum(axis=0)
         self.gap = self.pull - barrier.value
@@ -137,13 +138,16 @@ class FocalAgent(StateAgent):
         The compiled ``kernels.decide``; ``decide_numpy`` is the same in numpy (the reference).
         """
         model = self.model
-        self.contributions = self.current_contributions()
+        weigh = self.alternatives is None  # then the kernel weighs the drivers in its own pass
+        self.contributions = np.empty(self._weights.shape) if weigh else self.current_contributions()
         n = self.status.shape[0]
-        shifts = [np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)) for x in (join_shift, leave_shift)]
+        shifts = [self._no_shift if isinstance(x, float) and x == 0.0
+                  else np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)) for x in (join_shift, leave_shift)]
         self.pull, self.gap, new = np.empty(n), np.empty(n), np.empty(n, dtype=np.int8)
         self.first_entry, self.first_exit = self.first_entry.copy(), self.first_exit.copy()
         self.first_suspension = self.first_suspension.copy()
-        kernel_decide(self.contributions, self.barrier.value, model.uniform("decision"), self.join_intercept,
+        kernel_decide(model.state_matrix, self._driver_rows, self._weights, weigh, self.contributions,
+                      self.barrier.value, model.uniform("decision"), self.join_intercept,
                       self.leave_intercept, *self._optional_intercepts, *shifts, model.steps, self.status,
                       self.pull, self.gap, new, self.first_entry, self.first_exit, self.first_suspension,
                       self.switches)

@@ -169,12 +169,16 @@ def simulate(scenario: Scenario, params: pd.DataFrame, seed: int, trace: bool = 
     values = {v.ref: v for a in model.agents for v in a.variables}
     var_rows = np.array([model.row_of[r] for r in refs], dtype=np.intp)  # totals in ``refs`` order
     draw_local = draw_local.astype(np.intp)
+    model.check_finite = False  # record_quarter reads every variable and the gap anyway: it checks them
     for step in range(1, T + 1):
         model.step()
-        record_quarter(step - 1, step, focal.member, draw_local, focal.gap, edges, focal.contributions,
-                       model.state_matrix, var_rows, model.shock_matrix, totals.member, totals.member_by_draw,
-                       totals.gap, totals.gap_hist, totals.contributions, totals.variables, contrib_sum,
-                       shock_log.first, shock_log.count, shock_log.bits)
+        finite = record_quarter(step - 1, step, focal.member, draw_local, focal.gap, edges, focal.contributions,
+                                model.state_matrix, var_rows, model.shock_matrix, totals.member,
+                                totals.member_by_draw, totals.gap, totals.gap_hist, totals.contributions,
+                                totals.variables, contrib_sum, shock_log.first, shock_log.count, shock_log.bits,
+                                not outcomes_only)
+        if not finite:
+            model._check_finite()  # raises, naming the first non-finite value
         for ref in record.get(step, ()):
             recorded[f"at.{step}.{ref}"] = values[ref].value.astype(np.float32)
         if step == event_step:

@@ -60,14 +60,17 @@ def advance_block(kind, program, table, state, start, shocks, z, u, low, high, r
     """One quarter of a block of variables of one kind; writes ``out`` (does not touch ``state``).
 
     Replicates are taken ``CHUNK`` at a time; each variable's update is a few passes over the
-    chunk, each pass a loop over contiguous views from index 0 (so LLVM vectorises it).
+    chunk, each pass a loop over contiguous views from index 0 (so LLVM vectorises it). A
+    variable without inputs adds a row of zeros as its drive (the same ``+ 0.0``, no pass to
+    fill it), and one without jumps, noise or resets is clipped in its update pass.
     """
     nv = out.shape[0]
     n = out.shape[1]
+    zeros = np.zeros(min(n, CHUNK))
+    fired = np.zeros(min(n, CHUNK), dtype=np.bool_)
     for c0 in range(0, n, CHUNK):
         c1 = min(n, c0 + CHUNK)
         m = c1 - c0
-        d = drive[:m]
         noisy = 0
         for v in range(nv):
             p = program[v]
@@ -79,39 +82,7 @@ def advance_block(kind, program, table, state, start, shocks, z, u, low, high, r
             p += 1 + n_par
             n_in = program[p]
             p += 1
-            if kind != 4:  # drive = ((0 + c_1 v_1) + c_2 v_2) + ..., the first pass starting from 0.0
-                if n_in == 0:
-                    for i in range(m):
-                        d[i] = 0.0
-                for k in range(n_in):
-                    src = state[program[p + 2 * k], c0:c1]
-                    c = table[program[p + 2 * k + 1], c0:c1]
-                    if k == 0:
-                        for i in range(m):
-                            d[i] = 0.0 + c[i] * src[i]
-                    else:
-                        for i in range(m):
-                            d[i] = d[i] + c[i] * src[i]
-            if kind == 0:  # shock_level: x + speed (baseline - x) + drive
-                sp, bl = table[par0, c0:c1], table[par1, c0:c1]
-                for i in range(m):
-                    o[i] = x[i] + sp[i] * (bl[i] - x[i]) + d[i]
-            elif kind == 1:  # partial_adjustment: x + speed (base + drive - x)
-                sp, bs = table[par0, c0:c1], table[par1, c0:c1]
-                for i in range(m):
-                    o[i] = x[i] + sp[i] * (bs[i] + d[i] - x[i])
-            elif kind == 2:  # logistic_growth: x + rate x (1 - x) + drive
-                r = table[par0, c0:c1]
-                for i in range(m):
-                    o[i] = x[i] + r[i] * x[i] * (1.0 - x[i]) + d[i]
-            elif kind == 4:  # product: prod_k (c_k v_k)
-                for i in range(m):
-                    o[i] = 1.0
-                for k in range(n_in):
-                    src = state[program[p + 2 * k], c0:c1]
-                    c = table[program[p + 2 * k + 1], c0:c1]
-                    for i in range(m):
-                        o[i] = o[i] * (c[i] * src[i])
+            inputs = p
             p += 2 * n_in
             n_jump = program[p]
             jumps = p + 1
@@ -122,15 +93,73 @@ def advance_block(kind, program, table, state, start, shocks, z, u, low, high, r
             noise_row = program[p]
             n_redraw = program[p + 1]
             redraw = p + 2
-            if kind == 3:  # redraw_on_shock: low + (high - low) u where a listed shock fired, else x; + drive
+            lo_b, hi_b = low[v], high[v]
+            plain = n_jump == 0 and n_reset == 0 and noise_row < 0  # clip at once
+            d = zeros[:m]
+            if kind != 4 and n_in > 0:  # drive = ((0 + c_1 v_1) + c_2 v_2) + ..., the first pass starting from 0.0
+                d = drive[:m]
+                for k in range(n_in):
+                    src = state[program[inputs + 2 * k], c0:c1]
+                    c = table[program[inputs + 2 * k + 1], c0:c1]
+                    if k == 0:
+                        for i in range(m):
+                            d[i] = 0.0 + c[i] * src[i]
+                    else:
+                        for i in range(m):
+                            d[i] = d[i] + c[i] * src[i]
+            if kind == 0:  # shock_level: x + speed (baseline - x) + drive
+                sp, bl = table[par0, c0:c1], table[par1, c0:c1]
+                if plain:
+                    for i in range(m):
+                        o[i] = _clip(x[i] + sp[i] * (bl[i] - x[i]) + d[i], lo_b, hi_b)
+                else:
+                    for i in range(m):
+                        o[i] = x[i] + sp[i] * (bl[i] - x[i]) + d[i]
+            elif kind == 1:  # partial_adjustment: x + speed (base + drive - x)
+                sp, bs = table[par0, c0:c1], table[par1, c0:c1]
+                if plain:
+                    for i in range(m):
+                        o[i] = _clip(x[i] + sp[i] * (bs[i] + d[i] - x[i]), lo_b, hi_b)
+                else:
+                    for i in range(m):
+                        o[i] = x[i] + sp[i] * (bs[i] + d[i] - x[i])
+            elif kind == 2:  # logistic_growth: x + rate x (1 - x) + drive
+                r = table[par0, c0:c1]
+                if plain:
+                    for i in range(m):
+                        o[i] = _clip(x[i] + r[i] * x[i] * (1.0 - x[i]) + d[i], lo_b, hi_b)
+                else:
+                    for i in range(m):
+                        o[i] = x[i] + r[i] * x[i] * (1.0 - x[i]) + d[i]
+            elif kind == 4:  # product: prod_k (c_k v_k)
+                for i in range(m):
+                    o[i] = 1.0
+                for k in range(n_in):
+                    src = state[program[inputs + 2 * k], c0:c1]
+                    c = table[program[inputs + 2 * k + 1], c0:c1]
+                    for i in range(m):
+                        o[i] = o[i] * (c[i] * src[i])
+                if plain:
+                    for i in range(m):
+                        o[i] = _clip(o[i], lo_b, hi_b)
+            elif kind == 3:  # redraw_on_shock: low + (high - low) u where a listed shock fired, else x; + drive
                 lo, hi = table[par0, c0:c1], table[par1, c0:c1]
                 uv = u[v, c0:c1]
+                f = fired[:m]
                 for i in range(m):
-                    fired = False
-                    for k in range(n_redraw):
-                        fired = fired | shocks[program[redraw + k], c0 + i]
+                    f[i] = False
+                for k in range(n_redraw):
+                    sh = shocks[program[redraw + k], c0:c1]
+                    for i in range(m):
+                        f[i] = f[i] | sh[i]
+                for i in range(m):
                     fresh = lo[i] + (hi[i] - lo[i]) * uv[i]
-                    o[i] = (fresh if fired else x[i]) + d[i]
+                    o[i] = (fresh if f[i] else x[i]) + d[i]
+                if plain:
+                    for i in range(m):
+                        o[i] = _clip(o[i], lo_b, hi_b)
+            if plain:
+                continue
             for k in range(n_jump):
                 sh = shocks[program[jumps + 2 * k], c0:c1]
                 c = table[program[jumps + 2 * k + 1], c0:c1]
@@ -149,7 +178,6 @@ def advance_block(kind, program, table, state, start, shocks, z, u, low, high, r
                 for i in range(m):
                     if sh[i]:
                         o[i] = _maximum(o[i], level[i]) if rmax else level[i]
-            lo_b, hi_b = low[v], high[v]
             for i in range(m):
                 o[i] = _clip(o[i], lo_b, hi_b)
 
@@ -171,17 +199,22 @@ def _sigmoid(x):
 
 
 @njit(cache=True)
-def decide(contributions, barrier, u, join_i, leave_i, suspend_i, resume_i, sexit_i, flags,
-           join_shift, leave_shift, step, status, pull, gap, new_status, first_entry, first_exit,
+def decide(state, driver_rows, weights, weigh, contributions, barrier, u, join_i, leave_i, suspend_i, resume_i,
+           sexit_i, flags, join_shift, leave_shift, step, status, pull, gap, new_status, first_entry, first_exit,
            first_suspension, switches):
     """One quarter's membership transitions (``agents.FocalAgent`` explains the rule).
 
+    With ``weigh`` true, first writes ``contributions[k] = weights[k] * state[driver_rows[k]]``
+    (``weighted_rows``, row by row: one pass per replicate through all rows is several times
+    slower, the rows being 8 * replicates bytes apart); else reads the given ``contributions``.
     ``flags``: (has suspend, has resume, has suspended-exit) intercepts. Writes ``pull`` (the
     column sums of ``contributions``, added row by row), ``gap``, ``new_status`` and updates the
     first-event steps and ``switches`` in place.
     """
     K, n = contributions.shape
     has_suspend, has_resume, has_sexit = flags[0] != 0, flags[1] != 0, flags[2] != 0
+    if weigh:
+        weighted_rows(state, driver_rows, weights, contributions)
     for i in range(n):
         acc = contributions[0, i] if K > 0 else 0.0
         for k in range(1, K):
@@ -236,43 +269,49 @@ def _fixed(x):
 MAGIC = 1.5 * 2.0**52  # y + MAGIC rounds y to an integer (ties to even) when |y| < 2**51
 MAGIC_BITS = np.float64(MAGIC).view(np.int64)
 FAST_LIMIT = 2.0**18  # |x| below this: |x * 2**32| < 2**50, inside the exact range of MAGIC
+MAX_DOUBLE = np.finfo(np.float64).max
 
 
 @njit(cache=True)
-def fixed_sum(x, scratch):
-    """sum_i int64(rint(x[i] * 2**32)), exactly, in a form LLVM vectorises.
+def fixed_sum_finite(x):
+    """(sum_i int64(rint(x[i] * 2**32)) exactly, whether every x[i] is finite), in one vectorised pass.
 
     For |y| < 2**51 the double y + 1.5 * 2**52 is y rounded to an integer k (ties to even, as
     rint), and its bit pattern is that of 1.5 * 2**52 plus k; so each k is its bit pattern
-    minus the constant's. Rows with a larger (or NaN)
-    value take the plain rint loop.
+    minus the constant's. Rows with a larger (or NaN) value take the plain rint loop.
     """
     n = x.shape[0]
-    big = False
+    small = True
+    finite = True
+    total = np.int64(0)
     for i in range(n):
-        y = x[i] * FIXED_POINT
-        big |= not (abs(x[i]) < FAST_LIMIT)
-        scratch[i] = y + MAGIC
-    if big:
+        a = abs(x[i])
+        small &= a < FAST_LIMIT
+        finite &= a <= MAX_DOUBLE
+        total += np.float64(x[i] * FIXED_POINT + MAGIC).view(np.int64) - MAGIC_BITS
+    if not small:
         total = np.int64(0)
         for i in range(n):
             total += _fixed(x[i])
-        return total
-    bits = scratch[:n].view(np.int64)
-    total = np.int64(0)
-    for i in range(n):
-        total += bits[i] - MAGIC_BITS
-    return total
+    return total, finite
+
+
+@njit(cache=True)
+def fixed_sum(x):
+    """sum_i int64(rint(x[i] * 2**32)), exactly (``fixed_sum_finite``'s first half)."""
+    return fixed_sum_finite(x)[0]
 
 
 @njit(cache=True)
 def record_quarter(t, step, member, draw_local, gap, edges, contributions, state, var_rows, shocks,
                    member_total, member_by_draw, gap_total, gap_hist, contribution_totals, variable_totals,
-                   contrib_sum, shock_first, shock_count, shock_bits):
+                   contrib_sum, shock_first, shock_count, shock_bits, full):
     """The quarter's totals (``ensemble.QuarterTotals`` row ``t``) and the shock record, in place.
 
     Fixed-point sums add int64(rint(x * 2**32)) exactly (order-free); ``gap_hist`` counts
     searchsorted(edges, gap, side="right"); ``contrib_sum`` adds this quarter's contributions.
+    ``full`` false skips what only the full replicate table shows (``contrib_sum`` and the shock
+    record). Returns whether ``gap`` and the ``var_rows`` of ``state`` are all finite.
     """
     n = member.shape[0]
     count = 0
@@ -293,22 +332,27 @@ def record_quarter(t, step, member, draw_local, gap, edges, contributions, state
                 j += 1
         gap_hist[t, j] += 1
     member_total[t] = count
-    scratch = np.empty(n)
-    gap_total[t] = fixed_sum(gap, scratch)
+    gap_total[t], finite = fixed_sum_finite(gap)
     for k in range(contributions.shape[0]):
         c = contributions[k]
-        cs = contrib_sum[k]
-        for i in range(n):
-            cs[i] = cs[i] + c[i]
-        contribution_totals[t, k] = fixed_sum(c, scratch)
+        if full:
+            cs = contrib_sum[k]
+            for i in range(n):
+                cs[i] = cs[i] + c[i]
+        contribution_totals[t, k] = fixed_sum(c)
     for r in range(var_rows.shape[0]):
-        variable_totals[t, r] = fixed_sum(state[var_rows[r]], scratch)
+        variable_totals[t, r], ok = fixed_sum_finite(state[var_rows[r]])
+        finite &= ok
+    if not full:
+        return finite
     bit = np.uint64(1) << np.uint64(step - 1) if step <= 64 else np.uint64(0)
-    for k in range(shocks.shape[0]):
+    one, zero, s16 = np.int16(1), np.int16(0), np.int16(step)
+    for k in range(shocks.shape[0]):  # branch-free: shocks are rare, so a branch mispredicts on each firing
         f = shocks[k]
+        first, cnt, bits = shock_first[k], shock_count[k], shock_bits[k]
         for i in range(n):
-            if f[i]:
-                if shock_first[k, i] < 0:
-                    shock_first[k, i] = step
-                shock_count[k, i] += 1
-                shock_bits[k, i] |= bit
+            fi = f[i]
+            first[i] = s16 if fi and first[i] < 0 else first[i]
+            cnt[i] += one if fi else zero
+            bits[i] |= bit if fi else np.uint64(0)
+    return finite

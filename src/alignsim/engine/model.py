@@ -120,6 +120,7 @@ class AlignmentModel(mesa.Model):
     """
 
     stream_tag = ""  # prefixed to every purpose; the strategic look-ahead sets its own
+    check_finite = True  # step() ends with _check_finite (ensemble.simulate checks in its record pass instead)
 
     def __init__(self, scenario: Scenario, params: pd.DataFrame, seed: int, record_choices: bool = False) -> None:
         super().__init__(rng=np.random.default_rng(np.random.SeedSequence([int(seed), 0x6D657361])))
@@ -338,7 +339,8 @@ class AlignmentModel(mesa.Model):
                 elif phase == "decision":
                     self.focal.decide(*self.decision_shifts())
                     self._observe(self._observed)
-        self._check_finite()
+        if self.check_finite:
+            self._check_finite()
 
     def _commit(self, proposed: list[tuple[KindBlock, Array]]) -> None:
         for block, values in proposed:

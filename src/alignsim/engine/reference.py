@@ -25,8 +25,18 @@ Array = np.ndarray
 
 def record_quarter_numpy(t, step, member, draw_local, gap, edges, contributions, state, var_rows, shocks,
                          member_total, member_by_draw, gap_total, gap_hist, contribution_totals,
-                         variable_totals, contrib_sum, shock_first, shock_count, shock_bits) -> None:
-    """``kernels.record_quarter`` in numpy (same arguments, same in-place results)."""
+                         variable_totals, contrib_sum, shock_first, shock_count, shock_bits, full) -> bool:
+    """``kernels.record_quarter`` in numpy (same arguments, same in-place results and return)."""
+    with np.errstate(invalid="ignore"):  # a non-finite value (reported by the caller) rounds to garbage
+        return _record_quarter_numpy(t, step, member, draw_local, gap, edges, contributions, state, var_rows,
+                                     shocks, member_total, member_by_draw, gap_total, gap_hist,
+                                     contribution_totals, variable_totals, contrib_sum, shock_first,
+                                     shock_count, shock_bits, full)
+
+
+def _record_quarter_numpy(t, step, member, draw_local, gap, edges, contributions, state, var_rows, shocks,
+                          member_total, member_by_draw, gap_total, gap_hist, contribution_totals,
+                          variable_totals, contrib_sum, shock_first, shock_count, shock_bits, full) -> bool:
     fixed = ensemble._fixed
     member_total[t] = int(member.sum())
     member_by_draw[t] = np.bincount(draw_local, weights=member.astype(np.float64), minlength=member_by_draw.shape[1])
@@ -34,15 +44,20 @@ def record_quarter_numpy(t, step, member, draw_local, gap, edges, contributions,
     gap_hist[t] = np.bincount(np.searchsorted(edges, gap, side="right"), minlength=gap_hist.shape[1])
     if len(contributions):
         contribution_totals[t] = fixed(contributions).sum(axis=1)
-        contrib_sum += contributions
+        if full:
+            contrib_sum += contributions
     if len(var_rows):
         variable_totals[t] = fixed(state[var_rows]).sum(axis=1)
+    finite = bool(np.isfinite(gap).all() and np.isfinite(state[var_rows]).all())
+    if not full:
+        return finite
     for k in range(len(shocks)):
         f = shocks[k]
         shock_first[k][(shock_first[k] < 0) & f] = step
         shock_count[k] += f
         if step <= ensemble.ShockLog.BITS:
             shock_bits[k] |= f.astype(np.uint64) << np.uint64(step - 1)
+    return finite
 
 
 @contextmanager
