@@ -21,7 +21,7 @@ def test_stream_source_equals_the_per_call_functions(start, stop):
 
 def _variable(ref, kind, rng, n, inputs=(), jumps=(), resets=(), redraw_on=(), noise=False):
     params = {"shock_level": ("speed", "baseline"), "partial_adjustment": ("speed", "base"),
-              "logistic_growth": ("rate",), "redraw_on_shock": ("low", "high")}[kind]
+              "logistic_growth": ("rate",), "redraw_on_shock": ("low", "high"), "product": ()}[kind]
     col = lambda: rng.uniform(-0.5, 1.0, n)  # noqa: E731
     return CompiledVariable(ref, kind, {p: col() for p in params}, [(r, col()) for r in inputs],
                             [(s, col()) for s in jumps], [(s, col()) for s in resets], list(redraw_on),
@@ -58,3 +58,46 @@ def test_a_block_moves_its_variables_bit_for_bit_like_advance(kind):
     assert fused.shape == (5, n)
     assert np.array_equal(fused, np.stack(one_by_one))
     assert np.array_equal(state[len(others):], np.stack([v.value for v in block_vars]))  # state not written
+
+
+def _chain_block(kind, reads, n=300, seed=7):
+    """A block of variables v0, v1, ... where ``reads[i]`` lists the block variables v_i reads."""
+    rng = np.random.default_rng(seed)
+    other = _variable("o", "partial_adjustment", rng, n)
+    block_vars = [_variable(f"v{i}", kind, rng, n, inputs=["o", *(f"v{j}" for j in r)], jumps=["s0"] if i % 2 else (),
+                            redraw_on=["s0"]) for i, r in enumerate(reads)]
+    everything = [other] + block_vars
+    row_of = {v.ref: i for i, v in enumerate(everything)}
+    state = np.stack([v.value for v in everything])
+    shocks = rng.uniform(size=(1, n)) < 0.5
+    return KindBlock(block_vars, 1, row_of, {"s0": 0}), state, shocks
+
+
+@pytest.mark.parametrize("kind", ["shock_level", "partial_adjustment", "logistic_growth", "redraw_on_shock", "product"])
+def test_in_place_equals_a_separate_output_when_readers_go_first(kind):
+    """Planted: v0 reads v2, v2 reads v1 and itself; advanced v0, v2, v1 in the state's own rows."""
+    reads = [[2], [], [1] + ([2] if kind != "product" else [])]
+    block, state, shocks = _chain_block(kind, reads)
+    source = StreamSource(3)
+    rows = lambda purposes: np.stack([source.uniforms(p, 2, 0, state.shape[1]) for p in purposes])  # noqa: E731
+    expected = block.advance(state, shocks, rows, rows)  # not planned: a new array, state untouched
+    assert block.plan_in_place(state, set())
+    assert [block._program[block._program[j]] for j in range(3)] == [0, 2, 1]  # readers first
+    before = state.copy()
+    got = block.advance(state, shocks, rows, rows)
+    assert np.shares_memory(got, state) and np.array_equal(got, expected)
+    assert np.array_equal(state[0], before[0])  # rows outside the block untouched
+    copy = state.copy()
+    again = block.advance(copy, shocks, rows, rows)  # another array than the planned one: not written
+    assert not np.shares_memory(again, copy) and np.array_equal(copy, state)
+
+
+def test_in_place_is_refused_when_it_would_change_numbers():
+    """Planted refusals: a cycle of reads, a product reading itself, rows read by a later block."""
+    block, state, _ = _chain_block("partial_adjustment", [[1], [0]])
+    assert not block.plan_in_place(state, set())
+    block, state, _ = _chain_block("product", [[0]])
+    assert not block.plan_in_place(state, set())
+    block, state, _ = _chain_block("partial_adjustment", [[], []])
+    assert not block.plan_in_place(state, {2})
+    assert block.plan_in_place(state, {0})  # row 0 is outside the block

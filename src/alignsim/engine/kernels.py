@@ -13,10 +13,16 @@ reference-path comparison in tests/test_kernels.py checks this on the machine it
 A mechanism block is described by an int64 ``program`` and a float64 ``table`` (rows of
 per-replicate coefficients), built once per batch by ``mechanisms.KindBlock``:
 
-    program = [offset of variable 0, offset of variable 1, ..., end, <variable 0>, <variable 1>, ...]
-    <variable> = n_params, param rows..., n_inputs, (state row, table row) x n_inputs,
-                 n_jumps, (shock row, table row) x n_jumps, n_resets, (shock row, table row) x n_resets,
-                 noise table row (-1: none), n_redraw, shock rows...
+    program = [offset of the 1st variable advanced, offset of the 2nd, ..., end, <variable>, ...]
+    <variable> = v (its row in the block), n_params, param rows..., n_inputs,
+                 (state row, table row) x n_inputs, n_jumps, (shock row, table row) x n_jumps,
+                 n_resets, (shock row, table row) x n_resets, noise table row (-1: none),
+                 its row in ``z``, n_redraw, shock rows...
+
+The offsets give the order in which the variables of a chunk are advanced: any order gives the
+same numbers when ``out`` is separate from ``state``; writing ``out`` into the block's own rows of
+``state`` is the same when every variable is advanced before the variables it reads
+(``mechanisms.KindBlock.plan_in_place``).
 
 Shapes: ``state`` (rows, n), ``shocks`` (shocks, n) bool, ``table`` (table rows, n), ``z`` / ``u``
 (noisy / redrawn variables of the block, n), ``out`` (block variables, n), ``drive`` (n,).
@@ -71,9 +77,10 @@ def advance_block(kind, program, table, state, start, shocks, z, u, low, high, r
     for c0 in range(0, n, CHUNK):
         c1 = min(n, c0 + CHUNK)
         m = c1 - c0
-        noisy = 0
-        for v in range(nv):
-            p = program[v]
+        for j in range(nv):
+            p = program[j]
+            v = program[p]
+            p += 1
             x = state[start + v, c0:c1]
             o = out[v, c0:c1]
             n_par = program[p]
@@ -91,8 +98,9 @@ def advance_block(kind, program, table, state, start, shocks, z, u, low, high, r
             resets = p + 1
             p += 1 + 2 * n_reset
             noise_row = program[p]
-            n_redraw = program[p + 1]
-            redraw = p + 2
+            z_row = program[p + 1]
+            n_redraw = program[p + 2]
+            redraw = p + 3
             lo_b, hi_b = low[v], high[v]
             plain = n_jump == 0 and n_reset == 0 and noise_row < 0  # clip at once
             d = zeros[:m]
@@ -167,8 +175,7 @@ def advance_block(kind, program, table, state, start, shocks, z, u, low, high, r
                     o[i] = o[i] + c[i] * (1.0 if sh[i] else 0.0)
             if noise_row >= 0:
                 sd = table[noise_row, c0:c1]
-                zz = z[noisy, c0:c1]
-                noisy += 1
+                zz = z[z_row, c0:c1]
                 for i in range(m):
                     o[i] = o[i] + sd[i] * zz[i]
             rmax = reset_max[v]
@@ -205,22 +212,32 @@ def decide(state, driver_rows, weights, weigh, contributions, barrier, u, join_i
     """One quarter's membership transitions (``agents.FocalAgent`` explains the rule).
 
     With ``weigh`` true, first writes ``contributions[k] = weights[k] * state[driver_rows[k]]``
-    (``weighted_rows``, row by row: one pass per replicate through all rows is several times
-    slower, the rows being 8 * replicates bytes apart); else reads the given ``contributions``.
+    (as ``weighted_rows``); else reads the given ``contributions``. The rows are weighed and
+    summed row by row (vectorised passes; one pass per replicate through all rows is several
+    times slower, the rows being 8 * replicates bytes apart), then each replicate decides.
     ``flags``: (has suspend, has resume, has suspended-exit) intercepts. Writes ``pull`` (the
     column sums of ``contributions``, added row by row), ``gap``, ``new_status`` and updates the
     first-event steps and ``switches`` in place.
     """
     K, n = contributions.shape
     has_suspend, has_resume, has_sexit = flags[0] != 0, flags[1] != 0, flags[2] != 0
-    if weigh:
-        weighted_rows(state, driver_rows, weights, contributions)
+    if K == 0:
+        for i in range(n):
+            pull[i] = 0.0
+    for k in range(K):  # row by row (vectorised): pull = ((c_0 + c_1) + c_2) + ... per replicate
+        c = contributions[k]
+        if weigh:
+            src, w = state[driver_rows[k]], weights[k]
+            for i in range(n):
+                c[i] = w[i] * src[i]
+        if k == 0:
+            for i in range(n):
+                pull[i] = c[i]
+        else:
+            for i in range(n):
+                pull[i] = pull[i] + c[i]
     for i in range(n):
-        acc = contributions[0, i] if K > 0 else 0.0
-        for k in range(1, K):
-            acc = acc + contributions[k, i]
-        pull[i] = acc
-        g = acc - barrier[i]
+        g = pull[i] - barrier[i]
         gap[i] = g
         st = status[i]
         member = st == 1

@@ -108,6 +108,20 @@ def advance(var: CompiledVariable, snapshot: dict[str, Array], shocks: dict[str,
     return np.clip(new, *var.bounds)
 
 
+def readers_first(reads: list[set[int]]) -> list[int] | None:
+    """An order of 0..n-1 in which ``i`` comes before every ``j`` in ``reads[i]`` (``j != i``);
+    None when the reads form a cycle. Among the ready ones the lowest number goes first."""
+    waiting = {i: {j for j in r if j != i} for i, r in enumerate(reads)}
+    order: list[int] = []
+    while waiting:
+        ready = [i for i in waiting if not any(i in after for k, after in waiting.items() if k != i)]
+        if not ready:
+            return None
+        order.append(ready[0])
+        del waiting[ready[0]]
+    return order
+
+
 def _rows_at(lists: list[list], j: int) -> list[int]:
     """Positions (in the block) of the variables that have a ``j``-th entry in ``lists``."""
     return [i for i, items in enumerate(lists) if len(items) > j]
@@ -174,6 +188,7 @@ class KindBlock:
         self.reset_max = np.array([v.reset == "max" for v in variables])[:, None]
         self.low = np.array([v.bounds[0] for v in variables])[:, None]
         self.high = np.array([v.bounds[1] for v in variables])[:, None]
+        self._row_of = row_of
         self._compile(row_of, shock_row)
 
     def _compile(self, row_of: dict[str, int], shock_row: dict[str, int]) -> None:
@@ -186,37 +201,74 @@ class KindBlock:
             return len(rows) - 1
 
         bodies = []
-        for v in self.variables:
+        z_row = {int(i): k for k, i in enumerate(self.noisy)}
+        for i, v in enumerate(self.variables):
             names = KIND_PARAMS[v.kind]
-            body = [len(names), *(row(v.params[k]) for k in names), len(v.inputs)]
+            body = [i, len(names), *(row(v.params[k]) for k in names), len(v.inputs)]
             body += [i for r, c in v.inputs for i in (row_of[r], row(c))]
             body += [len(v.jumps), *(i for s, c in v.jumps for i in (shock_row[s], row(c)))]
             body += [len(v.resets), *(i for s, c in v.resets for i in (shock_row[s], row(c)))]
-            body += [row(v.noise) if v.noise is not None else -1, len(v.redraw_on)]
+            body += [row(v.noise) if v.noise is not None else -1, z_row.get(i, -1), len(v.redraw_on)]
             body += [shock_row[s] for s in v.redraw_on]
             bodies.append(body)
-        offsets, at = [], len(bodies) + 1
-        for body in bodies:
-            offsets.append(at)
-            at += len(body)
-        self._program = np.array(offsets + [at] + [i for b in bodies for i in b], dtype=np.int64)
+        self._bodies = bodies
+        self._set_program(list(range(len(bodies))))
         self._table = np.stack(rows) if rows else np.empty((0, n))
         self._code = KIND_CODES[self.kind]
         self._low, self._high = self.low[:, 0].copy(), self.high[:, 0].copy()
         self._reset_max = self.reset_max[:, 0].copy()
         self._drive = np.empty(n)
         self._none = np.empty((0, n))
+        self._home: Array | None = None  # the state matrix written in place (plan_in_place)
+
+    def _set_program(self, order: list[int]) -> None:
+        """The program with the variables advanced in ``order`` (positions in the block)."""
+        offsets, at = [], len(order) + 1
+        for i in order:
+            offsets.append(at)
+            at += len(self._bodies[i])
+        self._program = np.array(offsets + [at] + [x for i in order for x in self._bodies[i]], dtype=np.int64)
+
+    def plan_in_place(self, state: Array, read_elsewhere: set[int]) -> bool:
+        """Write the block's values straight into its rows of ``state``, if that changes nothing.
+
+        ``state``: the model's state matrix (``advance`` given any other array still writes a
+        new one). ``read_elsewhere``: state rows read as inputs by the blocks advanced after this
+        one in the same phase (from the same start-of-phase state). Writing in place is the same as writing to
+        a separate array and copying when no other block reads the block's rows and, within the
+        block, each variable is advanced (chunk by chunk) before the variables it reads: so the
+        variables are ordered readers first. Not possible (returns False, nothing changed) when
+        such reads form a cycle, or a ``product`` reads itself (it starts its row from 1.0).
+        """
+        rows = range(self.start, self.stop)
+        if read_elsewhere.intersection(rows):
+            return False
+        reads = [{self._row_of[r] - self.start for r, _ in v.inputs} & set(range(len(rows))) for v in self.variables]
+        if self.kind == "product" and any(i in r for i, r in enumerate(reads)):
+            return False
+        order = readers_first(reads)
+        if order is None:
+            return False
+        self._set_program(order)
+        self._home = state
+        return True
+
+    def read_rows(self) -> set[int]:
+        """State rows the block's variables read as inputs."""
+        return {self._row_of[r] for v in self.variables for r, _ in v.inputs}
 
     def advance(self, state: Array, shocks: Array, uniform, normal) -> Array:
         """The block's values next quarter, shape (variables, replicates), from ``state`` (not written).
 
         ``shocks`` is the (shocks, replicates) bool matrix of this quarter;
         ``uniform(purposes)``/``normal(purposes)`` give one row of draws per purpose. The compiled
-        ``kernels.advance_block``; ``advance_numpy`` is the same in numpy (the reference).
+        ``kernels.advance_block``; ``advance_numpy`` is the same in numpy (the reference). After
+        ``plan_in_place(state, ...)`` the values for that ``state`` are written into the block's
+        rows of it and the returned array is that view.
         """
         u = uniform([f"redraw:{ref}" for ref in self.refs]) if self.kind == "redraw_on_shock" else self._none
         z = normal([f"noise:{self.refs[i]}" for i in self.noisy]) if len(self.noisy) else self._none
-        out = np.empty((len(self.variables), state.shape[1]))
+        out = state[self.start:self.stop] if state is self._home else np.empty((len(self.variables), state.shape[1]))
         advance_block(self._code, self._program, self._table, state, self.start, shocks, z, u,
                       self._low, self._high, self._reset_max, out, self._drive)
         return out

@@ -10,7 +10,7 @@ from alignsim.engine.agents import STATUS_CODES, FocalAgent, PowerAgent
 from alignsim.engine.alternatives import Alternatives
 from alignsim.engine.choice import Strategy
 from alignsim.errors import RunError
-from alignsim.engine.mechanisms import CompiledVariable, KindBlock
+from alignsim.engine.mechanisms import CompiledVariable, KindBlock, readers_first
 from alignsim.scenario import Scenario, Variable, variable_refs
 from alignsim.engine.streams import StreamSource
 from alignsim.scenario.timeaxis import Quarter
@@ -197,7 +197,9 @@ class AlignmentModel(mesa.Model):
 
         Each owner's variables take consecutive rows, grouped by mechanism kind, so each
         (owner, kind) is one ``KindBlock`` over a slice of rows. ``CompiledVariable.value``
-        becomes a view of its row.
+        becomes a view of its row. An owner's blocks are listed (and advanced) readers first,
+        which changes no number (they all read the start-of-phase state) but lets a block write
+        its rows in place when no block advanced after it in the phase reads them.
         """
         ordered = [[v for kind in dict.fromkeys(v.kind for v in vs) for v in vs if v.kind == kind]
                    for vs in owners]
@@ -218,6 +220,14 @@ class AlignmentModel(mesa.Model):
                 blocks.append(KindBlock(members, start, self.row_of, self.shock_row))
                 start += len(members)
             self._blocks.append(blocks)
+        for phase in (self._blocks[:-1], self._blocks[-1:]):  # the powers' policies, then the focal state
+            for k, blocks in enumerate(phase):
+                rows = [set(range(b.start, b.stop)) for b in blocks]
+                order = readers_first([{j for j, r in enumerate(rows) if b.read_rows() & r} for b in blocks])
+                blocks[:] = [blocks[i] for i in order] if order is not None else blocks
+                others = {r for j, bs in enumerate(phase) if j != k for b in bs for r in b.read_rows()}
+                for i, b in enumerate(blocks):  # blocks advanced later in the phase must not read b's rows
+                    b.plan_in_place(self.state_matrix, others.union(*(later.read_rows() for later in blocks[i + 1:])))
 
     # ------------------------------------------------------------ randomness
     def uniform(self, purpose: str) -> Array:
@@ -344,14 +354,15 @@ class AlignmentModel(mesa.Model):
 
     def _commit(self, proposed: list[tuple[KindBlock, Array]]) -> None:
         for block, values in proposed:
-            self.state_matrix[block.start:block.stop] = values
+            if values.base is not self.state_matrix:  # an in-place block has written its rows already
+                self.state_matrix[block.start:block.stop] = values
 
     def _check_finite(self) -> None:
         """Stop at the first quarter where any state variable or the utility gap is NaN or infinite."""
         if np.isfinite(self.state_matrix[:self.n_variables]).all() and np.isfinite(self.focal.gap).all():
             return
         series = [("utility gap", self.focal.gap)]
-        series += [(v.ref, v.value) for agent in self.agents for v in agent.variables]
+        series += [(v.ref, v.value) for v in self.variables]  # each agent's variables, agents in order
         for name, values in series:
             bad = ~np.isfinite(values)
             if bad.any():
