@@ -111,15 +111,23 @@ def advance(var: CompiledVariable, snapshot: dict[str, Array], shocks: dict[str,
 def readers_first(reads: list[set[int]]) -> list[int] | None:
     """An order of 0..n-1 in which ``i`` comes before every ``j`` in ``reads[i]`` (``j != i``);
     None when the reads form a cycle. Among the ready ones the lowest number goes first."""
-    waiting = {i: {j for j in r if j != i} for i, r in enumerate(reads)}
+    readers = [0] * len(reads)  # how many others still have to come before j
+    for i, r in enumerate(reads):
+        for j in r:
+            if j != i:
+                readers[j] += 1
+    ready = [i for i, k in enumerate(readers) if k == 0]
     order: list[int] = []
-    while waiting:
-        ready = [i for i in waiting if not any(i in after for k, after in waiting.items() if k != i)]
-        if not ready:
-            return None
-        order.append(ready[0])
-        del waiting[ready[0]]
-    return order
+    while ready:
+        i = min(ready)
+        ready.remove(i)
+        order.append(i)
+        for j in reads[i]:
+            if j != i:
+                readers[j] -= 1
+                if readers[j] == 0:
+                    ready.append(j)
+    return order if len(order) == len(reads) else None
 
 
 def _rows_at(lists: list[list], j: int) -> list[int]:
@@ -158,8 +166,9 @@ class KindBlock:
     """The variables of one mechanism kind that one agent owns, advanced together.
 
     The variables occupy the consecutive rows ``start..stop-1`` of the model's state matrix
-    (shape (rows, replicates)); their parameters are stacked to shape (variables, replicates),
-    so one quarter of the whole block is a few array operations instead of a few per variable.
+    (shape (rows, replicates)); their parameters are stacked into one table of rows of shape
+    (replicates,) for the compiled kernel (and per kind of term, shape (variables, replicates),
+    for the numpy reference), so one quarter of the whole block is a few array operations instead of a few per variable.
     The arithmetic is that of ``advance`` in the same order for every element (``drive`` adds the
     inputs in the order listed, then jumps, noise and resets likewise), so the numbers are equal
     bit for bit to advancing the variables one at a time.
@@ -177,19 +186,24 @@ class KindBlock:
         self.variables = variables
         self.refs = [v.ref for v in variables]
         self.start, self.stop = start, start + len(variables)
+        self.noisy = np.array([i for i, v in enumerate(variables) if v.noise is not None], dtype=np.intp)
+        self.reset_max = np.array([v.reset == "max" for v in variables])[:, None]
+        self.low = np.array([v.bounds[0] for v in variables])[:, None]
+        self.high = np.array([v.bounds[1] for v in variables])[:, None]
+        self._row_of, self._shock_row = row_of, shock_row
+        self._stacked = False
+        self._compile(row_of, shock_row)
+
+    def _stack_reference(self) -> None:
+        """The parameters stacked per kind of term, for ``advance_numpy`` (built on its first call)."""
+        variables, row_of, shock_row = self.variables, self._row_of, self._shock_row
         self.params = {name: _stack([v.params[name] for v in variables]) for name in variables[0].params}
         self.inputs = _terms([[(row_of[r], c) for r, c in v.inputs] for v in variables])
         self.jumps = _terms([[(shock_row[s], c) for s, c in v.jumps] for v in variables])
         self.resets = _terms([[(shock_row[s], c) for s, c in v.resets] for v in variables])
         self.redraw_on = [np.array([shock_row[s] for s in v.redraw_on], dtype=np.intp) for v in variables]
-        noisy = [i for i, v in enumerate(variables) if v.noise is not None]
-        self.noisy = np.array(noisy, dtype=np.intp)
-        self.noise = _stack([variables[i].noise for i in noisy])
-        self.reset_max = np.array([v.reset == "max" for v in variables])[:, None]
-        self.low = np.array([v.bounds[0] for v in variables])[:, None]
-        self.high = np.array([v.bounds[1] for v in variables])[:, None]
-        self._row_of = row_of
-        self._compile(row_of, shock_row)
+        self.noise = _stack([variables[i].noise for i in self.noisy])
+        self._stacked = True
 
     def _compile(self, row_of: dict[str, int], shock_row: dict[str, int]) -> None:
         """The block as a ``kernels.advance_block`` program and coefficient table (see there)."""
@@ -275,6 +289,8 @@ class KindBlock:
 
     def advance_numpy(self, state: Array, shocks: Array, uniform, normal) -> Array:
         """``advance`` in numpy array operations (the reference the compiled kernel must equal)."""
+        if not self._stacked:
+            self._stack_reference()
         x = state[self.start:self.stop]
         drive = np.zeros_like(x)
         for t in self.inputs:

@@ -61,8 +61,10 @@ def draw_of_replicate(index: np.ndarray, replicates: int, n_draws: int) -> np.nd
 def replicate_params(draws: pd.DataFrame, replicates: int, start: int, stop: int) -> pd.DataFrame:
     """The parameter matrix for replicates ``start..stop-1`` (one row each, with ``draw``)."""
     draw = draw_of_replicate(np.arange(start, stop), replicates, len(draws))
-    values = draws.to_numpy(dtype=np.float64)[draw]  # one numpy gather, not a pandas take per column
-    frame = pd.DataFrame(values, columns=draws.columns, index=pd.RangeIndex(start, stop, name="replicate"))
+    # one numpy gather into (priors, replicates), the layout of pandas' own block: no further copy
+    values = np.take(np.ascontiguousarray(draws.to_numpy(dtype=np.float64).T), draw, axis=1)
+    frame = pd.DataFrame(values.T, columns=draws.columns, index=pd.RangeIndex(start, stop, name="replicate"),
+                         copy=False)
     frame.insert(0, "draw", draws.index.to_numpy()[draw])
     return frame
 
