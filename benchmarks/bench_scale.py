@@ -16,9 +16,11 @@ per-draw counts only, ``run_ensemble(keep_table=False, keep_outcomes=False)``):
   ``mesa.batch_run``, a seed per replicate) on ``--baseline`` replicates, its agreement with the
   engine (in standard errors) and the ratio of CPU time per replicate;
 - the random-number floor: the CPU time to draw, alone, every uniform/normal the model consumes
-  for the same purposes, steps and replicates, two ways: one ``streams.uniforms`` call each (a
-  fresh generator per call) and through one ``streams.StreamSource`` into a reused array (the
-  engine's own way, the faster of the two); the ratio is to the latter;
+  for the same purposes, steps and replicates, three ways: one ``streams.uniforms`` call each (a
+  fresh numpy generator per call), through one ``streams.StreamSource`` into a reused array (the
+  engine's own way, the compiled Philox of ``engine/philox.py``, the fastest; the ratio is to
+  this one) and through one reused numpy generator (the engine's way before that: the ratio to
+  it is printed too, for comparison with earlier runs);
 - worker-pool start-up times (local pool: spawn and forkserver; Dask LocalCluster).
 Targets (>= 300x batch_run, <= 2x the floor, 10^6 in <= 10 s on 2 cores, < 1 GB summed over
 processes and flat) are printed next to the figures. All ratios are of CPU time (the machine
@@ -94,11 +96,40 @@ def in_subprocess(config: str, replicates: int, workers: int, seed: int, referen
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def random_floor(config: str, replicates: int, seed: int) -> tuple[float, float, int]:
-    """CPU seconds to draw every random number a run of ``replicates`` consumes, two ways, and how many calls.
+def numpy_generator_draws(seed: int, calls: list[tuple[str, str, int]], bounds: list[tuple[int, int]]) -> float:
+    """CPU seconds for the same draws through one reused numpy Philox generator (key and counter
+    set per call, the engine's way before ``engine/philox.py``), as uniforms into a reused array."""
+    import numpy as np
+    from scipy.special import ndtri
+
+    from alignsim.engine import streams
+
+    gen = np.random.Philox(key=np.zeros(2, np.uint64))
+    state, counter = gen.state, np.zeros(4, np.uint64)
+    out = np.empty(max(b - a for a, b in bounds))
+    t0 = time.process_time()
+    for a, b in bounds:
+        u = out[:b - a]
+        for kind, purpose, step in calls:
+            counter[0] = a // 4
+            state["state"]["counter"], state["state"]["key"] = counter, streams.stream_key(seed, purpose, step)
+            state["buffer_pos"] = 4
+            gen.state = state
+            raw = gen.random_raw(b - a // 4 * 4)[a % 4:]
+            np.right_shift(raw, np.uint64(11), out=raw)
+            np.copyto(u, raw, casting="unsafe")
+            np.multiply(u, 2.0**-53, out=u)
+            if kind == "n":
+                ndtri(np.clip(u, 2.0**-53, 1 - 2.0**-53, out=u), out=u)
+    return time.process_time() - t0
+
+
+def random_floor(config: str, replicates: int, seed: int) -> tuple[float, float, int, float]:
+    """CPU seconds to draw every random number a run of ``replicates`` consumes, three ways, and how many calls.
 
     Returns (one ``streams.uniforms``/``normals`` call per draw, the same draws through one
-    ``StreamSource`` into a reused array, draws per batch).
+    ``StreamSource`` into a reused array, draws per batch, the same through one reused numpy
+    generator: ``numpy_generator_draws``).
     """
     import numpy as np
 
@@ -143,7 +174,8 @@ def random_floor(config: str, replicates: int, seed: int) -> tuple[float, float,
         out = buffer[:b - a]
         for kind, purpose, step in calls:
             (source.uniforms if kind == "u" else source.normals)(purpose, step, a, b, out=out)
-    return per_call, time.process_time() - t0, len(calls)
+    floor = time.process_time() - t0
+    return per_call, floor, len(calls), numpy_generator_draws(seed, calls, bounds)
 
 
 def baseline(config: str, replicates: int, seed: int) -> dict:
@@ -243,12 +275,14 @@ def main() -> None:
               f"{base_rate * r['replicates'] / r['cpu_seconds']:7.0f}x by CPU time "
               f"(target >= 300x in one process){extrapolated}")
 
-    per_call_s, floor_s, n_calls = random_floor(a.config, n_ref, a.seed)
+    per_call_s, floor_s, n_calls, numpy_s = random_floor(a.config, n_ref, a.seed)
     eng = next((r for r in one if r["replicates"] == n_ref), None)
     print(f"random-number floor at {n_ref:,} replicates ({n_calls} stream draws per batch): "
-          f"{floor_s:.2f} s CPU through one StreamSource, {per_call_s:.2f} s as separate streams.uniforms calls")
+          f"{floor_s:.2f} s CPU through one StreamSource (compiled Philox), {per_call_s:.2f} s as separate "
+          f"streams.uniforms calls, {numpy_s:.2f} s through one reused numpy generator (the floor before engine/philox.py)")
     if eng:
-        print(f"  engine {eng['cpu_seconds']:.2f} s CPU = {eng['cpu_seconds'] / floor_s:.1f}x the floor (target <= 2x); "
+        print(f"  engine {eng['cpu_seconds']:.2f} s CPU = {eng['cpu_seconds'] / floor_s:.1f}x the floor (target <= 2x), "
+              f"{eng['cpu_seconds'] / numpy_s:.1f}x the numpy-generator floor; "
               f"numpy reference {ref['cpu_seconds']:.2f} s CPU = {ref['cpu_seconds'] / floor_s:.1f}x, "
               f"{ref['cpu_seconds'] / eng['cpu_seconds']:.1f}x the compiled engine")
     if strat:

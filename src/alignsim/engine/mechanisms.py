@@ -178,10 +178,11 @@ class KindBlock:
         start: the state-matrix row of the first of them.
         row_of: state-matrix row of every reference (variables, ``member``, ``tilt``).
         shock_row: row of every shock in the shock matrix the block is given each quarter.
+        columns: optional source of the coefficients' rows (see ``_compile``).
     """
 
     def __init__(self, variables: list[CompiledVariable], start: int, row_of: dict[str, int],
-                 shock_row: dict[str, int]) -> None:
+                 shock_row: dict[str, int], columns=None) -> None:
         self.kind = variables[0].kind
         self.variables = variables
         self.refs = [v.ref for v in variables]
@@ -192,7 +193,7 @@ class KindBlock:
         self.high = np.array([v.bounds[1] for v in variables])[:, None]
         self._row_of, self._shock_row = row_of, shock_row
         self._stacked = False
-        self._compile(row_of, shock_row)
+        self._compile(row_of, shock_row, columns)
 
     def _stack_reference(self) -> None:
         """The parameters stacked per kind of term, for ``advance_numpy`` (built on its first call)."""
@@ -205,12 +206,22 @@ class KindBlock:
         self.noise = _stack([variables[i].noise for i in self.noisy])
         self._stacked = True
 
-    def _compile(self, row_of: dict[str, int], shock_row: dict[str, int]) -> None:
-        """The block as a ``kernels.advance_block`` program and coefficient table (see there)."""
+    def _compile(self, row_of: dict[str, int], shock_row: dict[str, int], columns=None) -> None:
+        """The block as a ``kernels.advance_block`` program and coefficient table (see there).
+
+        ``columns`` (e.g. ``model.ParamColumns``: ``matrix`` and ``row_index(array)``): when every
+        coefficient is one of its rows, the table is that matrix itself (no copy), else a stack.
+        """
         rows: list[Array] = []
         n = len(self.variables[0].initial)
+        coefs = [a for v in self.variables for a in (*v.params.values(), *(c for _, c in v.inputs),
+                                                     *(c for _, c in v.jumps), *(c for _, c in v.resets))]
+        coefs += [v.noise for v in self.variables if v.noise is not None]
+        shared = columns is not None and all(columns.row_index(a) is not None for a in coefs)
 
         def row(values: Array) -> int:
+            if shared:
+                return columns.row_index(values)
             rows.append(values)
             return len(rows) - 1
 
@@ -227,7 +238,7 @@ class KindBlock:
             bodies.append(body)
         self._bodies = bodies
         self._set_program(list(range(len(bodies))))
-        self._table = np.stack(rows) if rows else np.empty((0, n))
+        self._table = columns.matrix if shared else np.stack(rows) if rows else np.empty((0, n))
         self._code = KIND_CODES[self.kind]
         self._low, self._high = self.low[:, 0].copy(), self.high[:, 0].copy()
         self._reset_max = self.reset_max[:, 0].copy()

@@ -21,19 +21,29 @@ Array = np.ndarray
 class ParamColumns:
     """The float columns of a parameter matrix as contiguous (replicates,) arrays, by name.
 
-    One transposed copy of the whole matrix instead of a pandas column look-up per parameter.
+    One transposed copy of the whole matrix (none when pandas holds it in that layout, as
+    ``priors.replicate_params`` makes it) instead of a pandas column look-up per parameter. A
+    column is always the same view object, so ``row_index`` can tell a column's row in ``matrix``
+    (a mechanism block then uses ``matrix`` as its coefficient table without copying it).
     """
 
     def __init__(self, params: pd.DataFrame) -> None:
         names = [c for c in params.columns if c != "draw"]
         self._row = {name: i for i, name in enumerate(names)}
-        self._values = np.ascontiguousarray(params[names].to_numpy(dtype=np.float64).T)
+        self.matrix = np.ascontiguousarray(params[names].to_numpy(dtype=np.float64).T)
+        self._views = list(self.matrix)
+        self._index = {id(view): i for i, view in enumerate(self._views)}
 
     def __contains__(self, name: str) -> bool:
         return name in self._row
 
     def __getitem__(self, name: str) -> Array:
-        return self._values[self._row[name]]
+        return self._views[self._row[name]]
+
+    def row_index(self, column: Array) -> int | None:
+        """The row of ``matrix`` that ``column`` is (one of this object's columns), else None."""
+        i = self._index.get(id(column))
+        return i if i is not None and self._views[i] is column else None
 
 
 def compile_variable(ref: str, var: Variable, params: pd.DataFrame | ParamColumns) -> CompiledVariable:
@@ -145,7 +155,7 @@ class AlignmentModel(mesa.Model):
         owners = [[compiled[f"policies.{actor}.{k}"] for k in variables]
                   for actor, variables in scenario.policies.items()]
         focal_vars = [compiled[r] for r in refs if not r.startswith("policies.")]
-        self._build_state(owners + [focal_vars])
+        self._build_state(owners + [focal_vars], params)
         for (actor, _), blocks in zip(scenario.policies.items(), self._blocks):
             PowerAgent(self, actor, blocks)
         drivers = [(compiled[f"drivers.{k}"], np.asarray(scenario.signed_weight(k, params), dtype=np.float64))
@@ -192,7 +202,7 @@ class AlignmentModel(mesa.Model):
                            f"(parameter draw {int(self.draw[i])}), quarter {self.axis.quarter_of(1)}; "
                            "check that draw's parameters in the prior ranges")
 
-    def _build_state(self, owners: list[list[CompiledVariable]]) -> None:
+    def _build_state(self, owners: list[list[CompiledVariable]], columns: ParamColumns | None = None) -> None:
         """One state matrix (rows, replicates): every variable, then ``member`` and ``tilt``.
 
         Each owner's variables take consecutive rows, grouped by mechanism kind, so each
@@ -217,7 +227,7 @@ class AlignmentModel(mesa.Model):
             blocks, start = [], self.row_of[vs[0].ref] if vs else 0
             for kind in dict.fromkeys(v.kind for v in vs):
                 members = [v for v in vs if v.kind == kind]
-                blocks.append(KindBlock(members, start, self.row_of, self.shock_row))
+                blocks.append(KindBlock(members, start, self.row_of, self.shock_row, columns))
                 start += len(members)
             self._blocks.append(blocks)
         for phase in (self._blocks[:-1], self._blocks[-1:]):  # the powers' policies, then the focal state
