@@ -29,7 +29,8 @@ class StateAgent(mesa.Agent):
         self.variables: list[CompiledVariable] = [v for b in blocks for v in b.variables]
 
     def propose(self, state: Array) -> list[tuple[KindBlock, Array]]:
-        """Each block's values next quarter, from ``state`` (the phase's snapshot; not written)."""
+        """Each block's values next quarter, from ``state`` (the phase's snapshot; a block planned
+        in place writes its own rows of it, read by no block after it: ``KindBlock.plan_in_place``)."""
         model = self.model
         return [(b, b.advance(state, model.shock_matrix, model.uniform_rows, model.normal_rows))
                 for b in self.blocks]

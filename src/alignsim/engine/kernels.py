@@ -63,7 +63,7 @@ CHUNK = 1024  # replicates per pass: a block's rows of one chunk stay in the L1/
 
 @njit(cache=True)
 def advance_block(kind, program, table, state, start, shocks, z, u, low, high, reset_max, out, drive):
-    """One quarter of a block of variables of one kind; writes ``out`` (does not touch ``state``).
+    """One quarter of a block of variables of one kind; writes ``out`` (``state`` only if ``out`` is its rows).
 
     Replicates are taken ``CHUNK`` at a time; each variable's update is a few passes over the
     chunk, each pass a loop over contiguous views from index 0 (so LLVM vectorises it). A

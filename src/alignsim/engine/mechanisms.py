@@ -283,7 +283,8 @@ class KindBlock:
         return {self._row_of[r] for v in self.variables for r, _ in v.inputs}
 
     def advance(self, state: Array, shocks: Array, uniform, normal) -> Array:
-        """The block's values next quarter, shape (variables, replicates), from ``state`` (not written).
+        """The block's values next quarter, shape (variables, replicates), from ``state`` (not written
+        unless planned in place, see below).
 
         ``shocks`` is the (shocks, replicates) bool matrix of this quarter;
         ``uniform(purposes)``/``normal(purposes)`` give one row of draws per purpose. The compiled
