@@ -87,3 +87,61 @@ def test_fixed_sum_equals_the_rounded_integer_sum(scale):
         x[: n // 3] = np.round(x[: n // 3] * 2**33) / 2**33  # exact halves of 2**-32: ties
         expected = int(np.rint(x * 2**32).astype(np.int64).sum())
         assert kernels.fixed_sum(x) == expected
+
+
+def test_compiled_soft_maximum_equals_alternatives_combine():
+    """Planted: overlapping and single-driver partners, zero and negative offers, a NaN, one partner."""
+    from alignsim.engine.agents import FocalAgent
+    from alignsim.engine.alternatives import Alternatives
+
+    rng = np.random.default_rng(3)
+    n = 513
+    base = rng.normal(0.0, 1.0, (6, n))
+    base[:, :20] = 0.0  # zero offers: total not > 0, scale 0
+    base[2, 20:40] = -0.0
+    base[0, 40] = np.nan
+    for groups in ([[0, 1], [2], [3, 4, 5]], [[0, 2], [2, 3]], [[1, 4]], [[5], [0], [3]]):
+        sharp = rng.uniform(0.2, 5.0, n)
+        expected = base.copy()
+        with np.errstate(invalid="ignore"):
+            best_expected = Alternatives(groups, sharp).combine(expected)
+        agent = FocalAgent.__new__(FocalAgent)  # only the alternatives are needed
+        agent.alternatives = Alternatives(groups, sharp)
+        got = base.copy()
+        best = agent._combine(got)
+        assert np.array_equal(best.view(np.uint64), best_expected.view(np.uint64)), groups
+        assert np.array_equal(got.view(np.uint64), expected.view(np.uint64)), groups
+    assert np.isnan(best_expected).any() and (best_expected[20:] != 0).all()  # the planted cases bite
+
+
+def test_record_quarter_reports_non_finite_values_and_skips_the_record_when_asked():
+    edges = np.linspace(-4.0, 4.0, 81)
+    n, T = 50, 2
+    state = np.random.default_rng(1).normal(size=(3, n))
+    shocks = np.ones((1, n), bool)
+
+    def record(state, gap, full):
+        z = np.zeros((0, n))
+        first, count, bits = np.full((1, n), -1, np.int16), np.zeros((1, n), np.int16), np.zeros((1, n), np.uint64)
+        ok = kernels.record_quarter(0, 1, np.zeros(n, bool), np.zeros(n, np.intp), gap, edges, z, state,
+                                    np.arange(2, dtype=np.intp), shocks, np.zeros(T, np.int64),
+                                    np.zeros((T, 1), np.int64), np.zeros(T, np.int64),
+                                    np.zeros((T, len(edges) + 1), np.int64), np.zeros((T, 0), np.int64),
+                                    np.zeros((T, 2), np.int64), z.copy(), first, count, bits, full)
+        return ok, first, count, bits
+
+    gap = np.zeros(n)
+    ok, first, count, bits = record(state, gap, True)
+    assert ok and (first == 1).all() and (count == 1).all() and (bits == 1).all()
+    ok, first, count, bits = record(state, gap, False)
+    assert ok and (first == -1).all() and (count == 0).all() and (bits == 0).all()
+    for bad in (np.nan, np.inf, -np.inf):
+        s = state.copy()
+        s[1, 7] = bad
+        assert not record(s, gap, False)[0]
+        g = gap.copy()
+        g[3] = bad
+        assert not record(state, g, True)[0]
+    s = state.copy()
+    s[2, 0] = np.nan  # row 2 is not recorded (var_rows 0, 1): not checked
+    assert record(s, gap, False)[0]
