@@ -200,6 +200,12 @@ def weighted_rows(state, rows, weights, out):
             o[i] = w[i] * src[i]
 
 
+@njit(cache=True, inline="always")
+def _exp_or_one(x):
+    """exp(x), without the libm call at x = +-0 (the best partner's term), where it is exactly 1."""
+    return 1.0 if x == 0.0 else math.exp(x)
+
+
 @njit(cache=True)
 def combine_alternatives(contributions, members, starts, rows, sharpness, log_j, best, offers):
     """``alternatives.Alternatives.combine`` compiled: the same operations in the same order.
@@ -237,10 +243,10 @@ def combine_alternatives(contributions, members, starts, rows, sharpness, log_j,
         for j in range(1, J):
             top = _maximum(top, offers[j, i])
         k = sharpness[i]
-        acc = math.exp(k * (offers[0, i] - top))
+        acc = _exp_or_one(k * (offers[0, i] - top))
         total = offers[0, i]
         for j in range(1, J):
-            acc = acc + math.exp(k * (offers[j, i] - top))
+            acc = acc + _exp_or_one(k * (offers[j, i] - top))
             total = total + offers[j, i]
         b = top + math.log(acc) / k - log_j / k
         best[i] = b
