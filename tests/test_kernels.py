@@ -89,31 +89,6 @@ def test_fixed_sum_equals_the_rounded_integer_sum(scale):
         assert kernels.fixed_sum(x) == expected
 
 
-def test_compiled_soft_maximum_equals_alternatives_combine():
-    """Planted: overlapping and single-driver partners, zero and negative offers, a NaN, one partner."""
-    from alignsim.engine.agents import FocalAgent
-    from alignsim.engine.alternatives import Alternatives
-
-    rng = np.random.default_rng(3)
-    n = 513
-    base = rng.normal(0.0, 1.0, (6, n))
-    base[:, :20] = 0.0  # zero offers: total not > 0, scale 0
-    base[2, 20:40] = -0.0
-    base[0, 40] = np.nan
-    for groups in ([[0, 1], [2], [3, 4, 5]], [[0, 2], [2, 3]], [[1, 4]], [[5], [0], [3]]):
-        sharp = rng.uniform(0.2, 5.0, n)
-        expected = base.copy()
-        with np.errstate(invalid="ignore"):
-            best_expected = Alternatives(groups, sharp).combine(expected)
-        agent = FocalAgent.__new__(FocalAgent)  # only the alternatives are needed
-        agent.alternatives = Alternatives(groups, sharp)
-        got = base.copy()
-        best = agent._combine(got)
-        assert np.array_equal(best.view(np.uint64), best_expected.view(np.uint64)), groups
-        assert np.array_equal(got.view(np.uint64), expected.view(np.uint64)), groups
-    assert np.isnan(best_expected).any() and (best_expected[20:] != 0).all()  # the planted cases bite
-
-
 def test_record_quarter_reports_non_finite_values_and_skips_the_record_when_asked():
     edges = np.linspace(-4.0, 4.0, 81)
     n, T = 50, 2

@@ -84,11 +84,13 @@ def test_in_place_equals_a_separate_output_when_readers_go_first(kind):
     assert block.plan_in_place(state, set())
     assert [block._program[block._program[j]] for j in range(3)] == [0, 2, 1]  # readers first
     before = state.copy()
-    got = block.advance(state, shocks, rows, rows)
+    fresh = block.advance(state, shocks, rows, rows)  # in place not asked: a new array, state untouched
+    assert not np.shares_memory(fresh, state) and np.array_equal(state, before)
+    got = block.advance(state, shocks, rows, rows, in_place=True)
     assert np.shares_memory(got, state) and np.array_equal(got, expected)
     assert np.array_equal(state[0], before[0])  # rows outside the block untouched
     copy = state.copy()
-    again = block.advance(copy, shocks, rows, rows)  # another array than the planned one: not written
+    again = block.advance(copy, shocks, rows, rows, in_place=True)  # not the planned array: not written
     assert not np.shares_memory(again, copy) and np.array_equal(copy, state)
 
 

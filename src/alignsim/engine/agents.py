@@ -13,7 +13,7 @@ import mesa
 import numpy as np
 
 from alignsim.engine.kernels import decide as kernel_decide
-from alignsim.engine.kernels import combine_alternatives, weighted_rows
+from alignsim.engine.kernels import weighted_rows
 from alignsim.engine.mechanisms import CompiledVariable, KindBlock
 
 Array = np.ndarray
@@ -29,10 +29,11 @@ class StateAgent(mesa.Agent):
         self.variables: list[CompiledVariable] = [v for b in blocks for v in b.variables]
 
     def propose(self, state: Array) -> list[tuple[KindBlock, Array]]:
-        """Each block's values next quarter, from ``state`` (the phase's snapshot; a block planned
-        in place writes its own rows of it, read by no block after it: ``KindBlock.plan_in_place``)."""
+        """Each block's values next quarter, from ``state`` (the phase's snapshot), to be committed
+        at once: a block planned in place writes its own rows of it, read by no block after it
+        (``KindBlock.plan_in_place``), and its value is that view."""
         model = self.model
-        return [(b, b.advance(state, model.shock_matrix, model.uniform_rows, model.normal_rows))
+        return [(b, b.advance(state, model.shock_matrix, model.uniform_rows, model.normal_rows, in_place=True))
                 for b in self.blocks]
 
     def values(self) -> dict[str, Array]:
@@ -56,9 +57,9 @@ class PowerAgent(StateAgent):
         self.ruled = [b for b in self.blocks if not rows.issuperset(range(b.start, b.stop))]
 
     def propose(self, state: Array) -> list[tuple[KindBlock, Array]]:
-        """Each ruled block's values next quarter, from ``state`` (not written)."""
+        """Each ruled block's values next quarter, from ``state`` (as ``StateAgent.propose``)."""
         model = self.model
-        return [(b, b.advance(state, model.shock_matrix, model.uniform_rows, model.normal_rows))
+        return [(b, b.advance(state, model.shock_matrix, model.uniform_rows, model.normal_rows, in_place=True))
                 for b in self.ruled]
 
 
@@ -125,21 +126,6 @@ class FocalAgent(StateAgent):
         self.pull = self.contributions.sum(axis=0)
         self.gap = self.pull - barrier.value
 
-    def _combine(self, contributions: Array) -> Array:
-        """``self.alternatives.combine(contributions)`` by ``kernels.combine_alternatives`` (same bits)."""
-        alt = self.alternatives
-        if getattr(self, "_alt_of", None) is not alt:  # the groups as flat arrays, once per Alternatives
-            self._alt_of = alt
-            self._alt_members = np.array([r for g in alt.groups for r in g], dtype=np.intp)
-            self._alt_starts = np.cumsum([0] + [len(g) for g in alt.groups]).astype(np.intp)
-            self._alt_rows = np.unique(np.array(alt.rows, dtype=np.intp))  # a[idx] *= s scales each row once
-            self._alt_log_j = float(np.log(len(alt.groups)))
-        best = np.empty(contributions.shape[1])
-        combine_alternatives(contributions, self._alt_members, self._alt_starts, self._alt_rows,
-                             np.asarray(alt.sharpness, dtype=np.float64), self._alt_log_j, best,
-                             np.empty((len(alt.groups), contributions.shape[1])))
-        return best
-
     def current_contributions(self) -> Array:
         """Signed weight x value per driver, shape (drivers, replicates)."""
         out = np.empty(self._weights.shape)
@@ -157,10 +143,8 @@ class FocalAgent(StateAgent):
         weigh = self.alternatives is None  # then the kernel weighs the drivers in its own pass
         if weigh:
             self.contributions = np.empty(self._weights.shape)
-        else:  # weighed, then the outside options' soft maximum (compiled; ``Alternatives.combine`` in numpy)
-            self.contributions = np.empty(self._weights.shape)
-            weighted_rows(model.state_matrix, self._driver_rows, self._weights, self.contributions)
-            self.best_alternative = self._combine(self.contributions)
+        else:  # weighed, then the outside options' soft maximum
+            self.contributions = self.current_contributions()
         n = self.status.shape[0]
         shifts = [self._no_shift if isinstance(x, float) and x == 0.0
                   else np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)) for x in (join_shift, leave_shift)]

@@ -201,64 +201,6 @@ def weighted_rows(state, rows, weights, out):
 
 
 @njit(cache=True, inline="always")
-def _exp_or_one(x):
-    """exp(x), without the libm call at x = +-0 (the best partner's term), where it is exactly 1."""
-    return 1.0 if x == 0.0 else math.exp(x)
-
-
-@njit(cache=True)
-def combine_alternatives(contributions, members, starts, rows, sharpness, log_j, best, offers):
-    """``alternatives.Alternatives.combine`` compiled: the same operations in the same order.
-
-    Partner ``j``'s drivers are ``members[starts[j]:starts[j + 1]]`` (rows of ``contributions``,
-    shape (drivers, n)); ``rows`` the distinct listed rows, rescaled in place; ``log_j`` is
-    ``np.log(J)``. Per replicate, with sums over partners (or drivers) taken in order from the
-    first term, as numpy's reductions over axis 0 do:
-
-        v_j = -(c_a + c_b + ...),  top = max_j v_j,
-        best = (top + log(sum_j exp(k (v_j - top))) / k) - log_j / k,
-        c_d *= best / sum_j v_j  (0 where that sum is not > 0).
-
-    Writes ``best`` (n,); ``offers`` (J, n) is scratch.
-    """
-    J = starts.shape[0] - 1
-    n = best.shape[0]
-    for j in range(J):  # v_j, row by row
-        o = offers[j]
-        if starts[j] == starts[j + 1]:  # no drivers: numpy's empty sum, 0.0
-            for i in range(n):
-                o[i] = 0.0
-        else:
-            first = contributions[members[starts[j]]]
-            for i in range(n):
-                o[i] = first[i]
-        for m in range(starts[j] + 1, starts[j + 1]):
-            c = contributions[members[m]]
-            for i in range(n):
-                o[i] = o[i] + c[i]
-        for i in range(n):
-            o[i] = -o[i]
-    for i in range(n):
-        top = offers[0, i]
-        for j in range(1, J):
-            top = _maximum(top, offers[j, i])
-        k = sharpness[i]
-        acc = _exp_or_one(k * (offers[0, i] - top))
-        total = offers[0, i]
-        for j in range(1, J):
-            acc = acc + _exp_or_one(k * (offers[j, i] - top))
-            total = total + offers[j, i]
-        b = top + math.log(acc) / k - log_j / k
-        best[i] = b
-        offers[0, i] = b / total if total > 0 else 0.0  # the scale, kept in the scratch
-    scale = offers[0]
-    for r in rows:
-        c = contributions[r]
-        for i in range(n):
-            c[i] = c[i] * scale[i]
-
-
-@njit(cache=True, inline="always")
 def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 

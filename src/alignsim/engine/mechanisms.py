@@ -282,25 +282,28 @@ class KindBlock:
         """State rows the block's variables read as inputs."""
         return {self._row_of[r] for v in self.variables for r, _ in v.inputs}
 
-    def advance(self, state: Array, shocks: Array, uniform, normal) -> Array:
-        """The block's values next quarter, shape (variables, replicates), from ``state`` (not written
-        unless planned in place, see below).
+    def advance(self, state: Array, shocks: Array, uniform, normal, in_place: bool = False) -> Array:
+        """The block's values next quarter, shape (variables, replicates), from ``state``.
 
         ``shocks`` is the (shocks, replicates) bool matrix of this quarter;
         ``uniform(purposes)``/``normal(purposes)`` give one row of draws per purpose. The compiled
-        ``kernels.advance_block``; ``advance_numpy`` is the same in numpy (the reference). After
-        ``plan_in_place(state, ...)`` the values for that ``state`` are written into the block's
-        rows of it and the returned array is that view.
+        ``kernels.advance_block``; ``advance_numpy`` is the same in numpy (the reference).
+        ``state`` is not written, and the result is a new array, unless ``in_place`` is asked
+        (by a caller that commits the phase's proposals at once, as ``StateAgent.propose``'s do)
+        and ``plan_in_place(state, ...)`` allowed it for this ``state``: then the values are
+        written into the block's rows of it and the result is that view.
         """
         u = uniform([f"redraw:{ref}" for ref in self.refs]) if self.kind == "redraw_on_shock" else self._none
         z = normal([f"noise:{self.refs[i]}" for i in self.noisy]) if len(self.noisy) else self._none
-        out = state[self.start:self.stop] if state is self._home else np.empty((len(self.variables), state.shape[1]))
+        mine = in_place and state is self._home
+        out = state[self.start:self.stop] if mine else np.empty((len(self.variables), state.shape[1]))
         advance_block(self._code, self._program, self._table, state, self.start, shocks, z, u,
                       self._low, self._high, self._reset_max, out, self._drive)
         return out
 
-    def advance_numpy(self, state: Array, shocks: Array, uniform, normal) -> Array:
-        """``advance`` in numpy array operations (the reference the compiled kernel must equal)."""
+    def advance_numpy(self, state: Array, shocks: Array, uniform, normal, in_place: bool = False) -> Array:
+        """``advance`` in numpy array operations (the reference the compiled kernel must equal);
+        always a new array (``in_place`` is accepted and ignored: the commit copies it)."""
         if not self._stacked:
             self._stack_reference()
         x = state[self.start:self.stop]
