@@ -1,8 +1,14 @@
 """Scale benchmark for the base scenario: prints figures, asserts nothing.
 
-    .venv/bin/python benchmarks/bench_scale.py [--config config/base-rule.yaml] [--workers 2]
-        [--sizes 10000,100000,1000000] [--baseline 1000] [--strategic config/base.yaml]
+    .venv/bin/python benchmarks/bench_scale.py [--config config/base-rule.yaml] [--set outside_options=null]
+        [--workers 2] [--sizes 10000,100000,1000000] [--baseline 1000] [--strategic config/base.yaml]
         [--no-startup] [--write docs/results/benchmark.md]
+
+The engine lines and the Mesa baseline run the first version's model: ``--config`` (rule-based
+powers) with ``--set outside_options=null`` (the drivers added up), which is what the baseline
+implements, so the two agree and the ratio compares like with like. The default model of the
+Uzbekistan scenarios (strategic powers, outside options as a soft maximum) has its own line
+(``--strategic``), and ``benchmarks/bench_powers.py`` times it at 10^6.
 
 Prints, in one run (each engine run in a fresh subprocess, so peaks do not carry over; runs keep
 per-draw counts only, ``run_ensemble(keep_table=False, keep_outcomes=False)``):
@@ -51,7 +57,8 @@ def _peak_mb() -> tuple[float, float]:
     return me, kids
 
 
-def one_size(config: str, replicates: int, workers: int, seed: int, reference: bool = False) -> dict:
+def one_size(config: str, replicates: int, workers: int, seed: int, reference: bool = False,
+             overrides: tuple[str, ...] = ()) -> dict:
     """Run one ensemble (counts only: no per-replicate table or outcomes kept); time, CPU and memory.
 
     CPU seconds are this process's plus, with workers, each worker's CPU during the run (from
@@ -65,7 +72,7 @@ def one_size(config: str, replicates: int, workers: int, seed: int, reference: b
     from alignsim.engine.parallel import LocalPool
     from alignsim.engine.reference import numpy_engine
 
-    s = load_scenario(config)
+    s = load_scenario(config, list(overrides))
     pool = LocalPool(workers) if workers > 1 else None
     try:
         before = pool.worker_usage() if pool else {}
@@ -89,9 +96,11 @@ def one_size(config: str, replicates: int, workers: int, seed: int, reference: b
             "estimate": p["estimate"], "se": p["se"], "startup_s": pool.startup_seconds if pool else 0.0}
 
 
-def in_subprocess(config: str, replicates: int, workers: int, seed: int, reference: bool = False) -> dict:
+def in_subprocess(config: str, replicates: int, workers: int, seed: int, reference: bool = False,
+                  overrides: tuple[str, ...] = ()) -> dict:
     cmd = [sys.executable, __file__, "--one", str(replicates), "--workers", str(workers),
            "--config", config, "--seed", str(seed)] + (["--reference"] if reference else [])
+    cmd += [f"--set={item}" for item in overrides] or ["--set="]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -124,7 +133,7 @@ def numpy_generator_draws(seed: int, calls: list[tuple[str, str, int]], bounds: 
     return time.process_time() - t0
 
 
-def random_floor(config: str, replicates: int, seed: int) -> tuple[float, float, int, float]:
+def random_floor(config: str, replicates: int, seed: int, overrides: tuple[str, ...] = ()) -> tuple[float, float, int, float]:
     """CPU seconds to draw every random number a run of ``replicates`` consumes, three ways, and how many calls.
 
     Returns (one ``streams.uniforms``/``normals`` call per draw, the same draws through one
@@ -138,7 +147,7 @@ def random_floor(config: str, replicates: int, seed: int) -> tuple[float, float,
     from alignsim.engine.ensemble import batch_bounds, simulate
     from alignsim.engine.priors import replicate_params, sample_draws
 
-    s = load_scenario(config)
+    s = load_scenario(config, list(overrides))
     calls: list[tuple[str, str, int]] = []
     real_u, real_n = streams.StreamSource.uniforms, streams.StreamSource.normals
     in_normal = [False]  # normals draw their uniforms through ``uniforms``: count them once
@@ -178,11 +187,11 @@ def random_floor(config: str, replicates: int, seed: int) -> tuple[float, float,
     return per_call, floor, len(calls), numpy_generator_draws(seed, calls, bounds)
 
 
-def baseline(config: str, replicates: int, seed: int) -> dict:
+def baseline(config: str, replicates: int, seed: int, overrides: tuple[str, ...] = ()) -> dict:
     from alignsim import load_scenario
     from alignsim.engine.mesa_baseline import batch_run_outcomes
 
-    s = load_scenario(config)
+    s = load_scenario(config, list(overrides))
     t0 = time.perf_counter()
     c0 = time.process_time()
     out = batch_run_outcomes(s, replicates, seed)
@@ -220,11 +229,16 @@ def main() -> None:
     ap.add_argument("--no-startup", action="store_true", help="skip the pool start-up timings")
     ap.add_argument("--write", default="docs/results/benchmark.md",
                     help="Markdown file for the figures ('' to skip)")
+    ap.add_argument("--set", action="append", dest="rule_set", metavar="PATH=VALUE",
+                    help="override of --config for the engine lines and the baseline (repeatable; default "
+                         "outside_options=null: the first version's model, the one mesa.batch_run implements; "
+                         "an empty --set= applies none)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    rule_set = tuple(x for x in (a.rule_set if a.rule_set is not None else ["outside_options=null"]) if x)
     if a.one:
-        builtins.print(json.dumps(one_size(a.config, a.one, a.workers, a.seed, a.reference)))
+        builtins.print(json.dumps(one_size(a.config, a.one, a.workers, a.seed, a.reference, rule_set)))
         return
 
     from alignsim.runs.folder import cpu_name, versions
@@ -244,8 +258,9 @@ def main() -> None:
               f"P = {r['estimate']:.4f} +/- {r['se']:.4f}")
 
     v = versions()
+    sets = "".join(f" --set {x}" for x in rule_set)
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical cores); Python {v['python']}, numpy {v['numpy']}, "
-          f"mesa {v['mesa']}; config {a.config}, seed {a.seed}; load average at start {os.getloadavg()[0]:.1f}")
+          f"mesa {v['mesa']}; config {a.config}{sets}, seed {a.seed}; load average at start {os.getloadavg()[0]:.1f}")
     print("Ratios use CPU seconds (user + system, summed over processes), so other load on the machine "
           "inflates them less than wall-clock times.")
     sizes = [int(x) for x in a.sizes.split(",")]
@@ -253,16 +268,16 @@ def main() -> None:
     rows = []
     for workers in sorted({1, a.workers}):
         for n in sizes:
-            r = in_subprocess(a.config, n, workers, a.seed)
+            r = in_subprocess(a.config, n, workers, a.seed, overrides=rule_set)
             rows.append(r)
             engine_line("engine", r)
-    ref = in_subprocess(a.config, n_ref, 1, a.seed, reference=True)
+    ref = in_subprocess(a.config, n_ref, 1, a.seed, reference=True, overrides=rule_set)
     engine_line("numpy ref", ref)
     strat = in_subprocess(a.strategic, n_ref, 1, a.seed) if a.strategic else None
     if strat:
         engine_line("strategic", strat)
 
-    b = baseline(a.config, a.baseline, a.seed)
+    b = baseline(a.config, a.baseline, a.seed, rule_set)
     one = [r for r in rows if r["workers"] == 1]
     top = max(one, key=lambda r: r["replicates"])
     z = abs(b["estimate"] - top["estimate"]) / (b["se"] ** 2 + top["se"] ** 2) ** 0.5
@@ -275,7 +290,7 @@ def main() -> None:
               f"{base_rate * r['replicates'] / r['cpu_seconds']:7.0f}x by CPU time "
               f"(target >= 300x in one process){extrapolated}")
 
-    per_call_s, floor_s, n_calls, numpy_s = random_floor(a.config, n_ref, a.seed)
+    per_call_s, floor_s, n_calls, numpy_s = random_floor(a.config, n_ref, a.seed, rule_set)
     eng = next((r for r in one if r["replicates"] == n_ref), None)
     print(f"random-number floor at {n_ref:,} replicates ({n_calls} stream draws per batch): "
           f"{floor_s:.2f} s CPU through one StreamSource (compiled Philox), {per_call_s:.2f} s as separate "
