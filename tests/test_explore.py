@@ -65,6 +65,7 @@ def test_a_weight_moves_the_gap_by_weight_times_driver():
         ExploreModel(str(CONFIG / "base.yaml"), w_nothing=1.0)
 
 
+@pytest.mark.slow  # over 1 s since base runs strategic powers (fast tier: 30 s)
 @pytest.mark.parametrize("config", ["base.yaml", "base-rule.yaml"])
 def test_mesa_accepts_the_pages_model_params(config):
     """Mesa's SolaraViz check (the one the page runs) passes for every slider of the scenario,

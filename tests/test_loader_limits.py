@@ -121,3 +121,21 @@ def test_an_included_non_scenario_file_is_never_quoted(write_doc, tmp_path, incl
 
 def test_the_size_cap_is_stated():
     assert MAX_BYTES == 16 * 2**20
+
+
+def test_parsed_texts_are_remembered_by_content_and_handed_out_as_copies(tmp_path):
+    """The loader's parse cache: an edited file is parsed again (keyed by content, not by path),
+    and a caller changing what it got does not change what the next caller gets."""
+    from alignsim.scenario.loader import read_yaml
+
+    path = tmp_path / "a.yaml"
+    path.write_text("x: {y: 1}\n", encoding="utf-8")
+    first = read_yaml(path)
+    first["x"]["y"] = 99
+    assert read_yaml(path) == {"x": {"y": 1}}
+    path.write_text("x: {y: 2}\n", encoding="utf-8")
+    assert read_yaml(path) == {"x": {"y": 2}}
+    path.write_text("x: 1\nx: 2\n", encoding="utf-8")  # a bad text raises every time, never cached
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="each key once"):
+            read_yaml(path)

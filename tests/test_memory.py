@@ -47,6 +47,7 @@ def _same(a, b) -> bool:
     return a == b
 
 
+@pytest.mark.slow  # over 1 s since base runs strategic powers (fast tier: 30 s)
 def test_counts_only_give_the_same_summary_as_the_outcome_table():
     """keep_outcomes=False keeps per-draw event counts only; every headline number is unchanged,
     for a first entry with a conditional window, a first exit and a suspension backtest."""

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from alignsim import load_scenario, simulate
 from alignsim.engine.ensemble import EnsembleResult
 from alignsim.engine.estimates import event_step
 from alignsim.engine.priors import replicate_params, sample_draws
 from alignsim.scenario import Scenario
+from alignsim.scenario.loader import read_yaml
 
 from conftest import CONFIG
 
@@ -90,16 +90,17 @@ def panel_sample() -> list[Path]:
     return sorted(random.Random(20261128).sample(files, PANEL_SAMPLE))
 
 
-def scenario_files() -> list[Path]:
+@lru_cache(maxsize=None)
+def scenario_files() -> tuple[Path, ...]:
     """Every YAML in config/ and config/backtests/ that is a scenario (not priors, sweeps, tables)."""
     files = sorted(CONFIG.glob("*.yaml")) + sorted((CONFIG / "backtests").glob("*.yaml"))
     files += panel_sample()
     out = []
     for f in files:
-        doc = yaml.safe_load(f.read_text(encoding="utf-8"))
+        doc = read_yaml(f)  # the loader's parser, which remembers each text for load_scenario
         if isinstance(doc, dict) and {"question", "event", "start", "end"} <= set(doc):
             out.append(f)
-    return out
+    return tuple(out)
 
 
 @lru_cache(maxsize=None)

@@ -286,6 +286,7 @@ def test_files_follow_the_umask(tmp_path):
     assert modes and set(modes.values()) == {0o640}, modes
 
 
+@pytest.mark.slow  # over 1 s since base runs strategic powers (fast tier: 30 s)
 def test_a_figure_failure_leaves_a_complete_run_with_a_note(tmp_path, monkeypatch, capsys):
     from alignsim.outputs import figures
 

@@ -20,7 +20,10 @@ file may be anything, e.g. a credentials file given by mistake).
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import re
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -129,6 +132,26 @@ def parse_yaml(text: str) -> Any:
         loader.dispose()
 
 
+_PARSED: "OrderedDict[str, Any]" = OrderedDict()  # sha256 of the text -> parsed data (LRU)
+PARSED_CACHE_SIZE = 128
+
+
+def parse_yaml_cached(text: str) -> Any:
+    """``parse_yaml`` remembered by the text's SHA-256 (the last ``PARSED_CACHE_SIZE`` texts); a
+    deep copy is returned, so callers may change it. The shared priors files are read for every
+    scenario and panel case that includes them (80 cases load ``priors-panel.yaml`` and
+    ``priors-alliance.yaml``); keyed by content, an edited file is parsed again. Errors are not
+    remembered: a bad text raises every time."""
+    key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if key in _PARSED:
+        _PARSED.move_to_end(key)
+    else:
+        _PARSED[key] = parse_yaml(text)
+        if len(_PARSED) > PARSED_CACHE_SIZE:
+            _PARSED.popitem(last=False)
+    return copy.deepcopy(_PARSED[key])
+
+
 def read_yaml(path: Path, field: str = "config") -> dict[str, Any]:
     """Read one YAML mapping safely (no object-constructing tags), within the loader's limits."""
     if not path.is_file():
@@ -147,7 +170,7 @@ def read_yaml(path: Path, field: str = "config") -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError(field, str(path), "a UTF-8 text YAML file") from None
     try:
-        doc = parse_yaml(text)
+        doc = parse_yaml_cached(text)
     except RecursionError:
         raise ConfigError(field, str(path), f"YAML nested at most {MAX_DEPTH} levels deep") from None
     except yaml.YAMLError as exc:
