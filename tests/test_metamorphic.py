@@ -143,10 +143,12 @@ def base_hits(path: Path, n: int) -> np.ndarray:
 
 @lru_cache(maxsize=None)
 def inert(path: Path, driver: str) -> bool:
-    """Whether ``driver`` contributes exactly 0 in every replicate of the baseline run."""
+    """Whether ``driver`` and its family's instances (drivers with ``family: driver``, whose
+    weights it multiplies) all contribute exactly 0 in every replicate of the baseline run."""
     s = scenario(path)
     res = simulate(s, base_params(path, N), SEED)
-    return bool((res.replicates[f"contrib.{driver}"] == 0).all())
+    members = [driver] + [k for k, d in s.drivers.items() if d.family == driver]
+    return all(bool((res.replicates[f"contrib.{m}"] == 0).all()) for m in members)
 
 
 def hits(s: Scenario, params) -> np.ndarray:
