@@ -15,14 +15,13 @@ import numpy as np
 import pandas as pd
 
 from alignsim.engine.agents import STATUS_CODES
-from alignsim.engine.kernels import record_quarter
+from alignsim.engine.kernels import FIXED_POINT, record_quarter
 from alignsim.engine.model import AlignmentModel
 from alignsim.engine.priors import replicate_params, sample_draws
 from alignsim.scenario import Scenario, variable_refs
 from alignsim.scenario.timeaxis import Quarter
 
 Array = np.ndarray
-FIXED_POINT = 2.0**32
 
 
 def _fixed(x: Array) -> Array:

@@ -15,8 +15,8 @@ import pandas as pd
 
 from alignsim.engine.base_rate import base_rates
 from alignsim.engine.choice import choice_counts_table, choice_tilt_table
-from alignsim.engine.ensemble import (FIRST_EVENT_COLUMNS, FIXED_POINT, EnsembleResult, event_status,  # noqa: F401
-                                      event_steps, gap_bin_edges)
+from alignsim.engine.ensemble import EnsembleResult, event_steps, gap_bin_edges
+from alignsim.engine.kernels import FIXED_POINT
 from alignsim.scenario import Scenario
 from alignsim.scenario.timeaxis import Quarter
 
