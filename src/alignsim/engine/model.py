@@ -198,9 +198,7 @@ class AlignmentModel(mesa.Model):
         bad = ~np.isfinite(values)
         if bad.any():
             i, j = (int(k[0]) for k in np.nonzero(bad))
-            raise RunError(f"non-finite {columns[j]} ({values[i, j]}) at replicate {self.first_replicate + i} "
-                           f"(parameter draw {int(self.draw[i])}), quarter {self.axis.quarter_of(1)}; "
-                           "check that draw's parameters in the prior ranges")
+            raise self._non_finite(columns[j], values[i, j], i, 1)
 
     def _build_state(self, owners: list[list[CompiledVariable]], columns: ParamColumns | None = None) -> None:
         """One state matrix (rows, replicates): every variable, then ``member`` and ``tilt``.
@@ -377,6 +375,10 @@ class AlignmentModel(mesa.Model):
             bad = ~np.isfinite(values)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise RunError(f"non-finite {name} ({float(values[i])}) at replicate {self.first_replicate + i} "
-                               f"(parameter draw {int(self.draw[i])}), quarter {self.axis.quarter_of(self.steps)}; "
-                               "check that draw's parameters in the prior ranges")
+                raise self._non_finite(name, values[i], i, self.steps)
+
+    def _non_finite(self, name: str, value: float, i: int, step: int) -> RunError:
+        """The one-line error for a NaN or infinite ``name`` in replicate row ``i`` at ``step``."""
+        return RunError(f"non-finite {name} ({float(value)}) at replicate {self.first_replicate + i} "
+                        f"(parameter draw {int(self.draw[i])}), quarter {self.axis.quarter_of(step)}; "
+                        "check that draw's parameters in the prior ranges")
