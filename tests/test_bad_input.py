@@ -302,17 +302,24 @@ def test_scenario_that_overrides_a_shared_prior(tmp_path):
     assert info.value.field == "decision.join_intercept"
 
 
-def test_backtest_that_overrides_a_shared_prior(tmp_path):
+def _backtest_case(tmp_path) -> tuple[Path, dict]:
+    """A folder with config/priors*.yaml copied and config/backtests/; the path of a case file
+    there and a minimal backtest case (base's dates and actors, an outcome) to write to it."""
     backtests = tmp_path / "config" / "backtests"
     backtests.mkdir(parents=True)
+    for name in ("priors.yaml", "priors-alliance.yaml"):
+        (tmp_path / "config" / name).write_text((CONFIG / name).read_text(), encoding="utf-8")
+    base = yaml.safe_load((CONFIG / "base.yaml").read_text())
+    case = {k: base[k] for k in ("name", "question", "event", "start", "end", "actors", "bloc", "member_at_start")}
+    case.update(include="../priors.yaml", outcome={"occurred": False, "basis": "setting"})
+    return backtests / "case.yaml", case
+
+
+def test_backtest_that_overrides_a_shared_prior(tmp_path):
     (tmp_path / "seeds").mkdir()
     (tmp_path / "seeds" / "s.txt").write_text("text", encoding="utf-8")
-    base = yaml.safe_load((CONFIG / "base.yaml").read_text())
-    (tmp_path / "config" / "priors.yaml").write_text((CONFIG / "priors.yaml").read_text(), encoding="utf-8")
-    case = {k: base[k] for k in ("name", "question", "event", "start", "end", "actors", "bloc", "member_at_start")}
-    case.update(include="../priors.yaml", outcome={"occurred": False, "basis": "setting"},
-                drivers={"regional_instability": {"weight": fixed(9.0)}})
-    path = backtests / "case.yaml"
+    path, case = _backtest_case(tmp_path)
+    case.update(drivers={"regional_instability": {"weight": fixed(9.0)}})
     path.write_text(yaml.safe_dump(case), encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_document(path)
@@ -321,14 +328,7 @@ def test_backtest_that_overrides_a_shared_prior(tmp_path):
 
 
 def test_backtest_may_choose_the_power_model_but_not_the_powers_priors(tmp_path):
-    backtests = tmp_path / "config" / "backtests"
-    backtests.mkdir(parents=True)
-    base = yaml.safe_load((CONFIG / "base.yaml").read_text())
-    for name in ("priors.yaml", "priors-alliance.yaml"):
-        (tmp_path / "config" / name).write_text((CONFIG / name).read_text(), encoding="utf-8")
-    case = {k: base[k] for k in ("name", "question", "event", "start", "end", "actors", "bloc", "member_at_start")}
-    case.update(include="../priors.yaml", outcome={"occurred": False, "basis": "setting"})
-    path = backtests / "case.yaml"
+    path, case = _backtest_case(tmp_path)
     for model in ("rule", "strategic"):
         path.write_text(yaml.safe_dump({**case, "powers": {"model": model}}), encoding="utf-8")
         assert load_document(path)["powers"]["model"] == model

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from alignsim import load_scenario, simulate
+from alignsim.analyses.power_models import with_model
 from alignsim.engine.agents import MEMBER, SUSPENDED
 from alignsim.engine.model import AlignmentModel
 from alignsim.engine.priors import replicate_params, sample_draws
@@ -69,7 +70,7 @@ def test_more_official_denials_never_bring_a_first_entry_earlier(path):
     high = low.copy()
     for c in columns:
         high[c] = np.minimum(1.0, low[c] + 0.3)
-    exact = s if s.powers.model == "rule" else s.model_copy(update={"powers": s.powers.model_copy(update={"model": "rule"})})
+    exact = s if s.powers.model == "rule" else with_model(s, "rule")
     ta, tb = _first_change(s, simulate(exact, low, SEED).replicates), _first_change(s, simulate(exact, high, SEED).replicates)
     if not s.member_at_start.value:
         assert (tb >= ta).all(), f"{path.name}: {(tb < ta).sum()} replicates enter earlier with more denials"

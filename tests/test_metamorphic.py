@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from alignsim import load_scenario, simulate
+from alignsim.analyses.power_models import with_model
 from alignsim.engine.ensemble import EnsembleResult
 from alignsim.engine.estimates import event_step
 from alignsim.engine.priors import replicate_params, sample_draws
@@ -199,7 +200,7 @@ def test_raising_moves_the_event_in_the_configured_direction(path, column, direc
     expected = -direction if s.event.kind in ("first_exit", "first_suspension") else direction
     key = f"{path.relative_to(CONFIG).as_posix()}:{column}"
     if key in STRATEGIC_CANCELS:
-        twin = s.model_copy(update={"powers": s.powers.model_copy(update={"model": "rule"})})
+        twin = with_model(s, "rule")
         rule_mean, rule_se, rule_z = paired_z(path, column, 16 * N, twin)
         assert expected * rule_z > Z, f"{key}: the rule-based twin moved by {rule_mean:+.4f} (z {rule_z:+.1f})"
         mean, se, z = paired_z(path, column, 16 * N)
