@@ -100,7 +100,7 @@ def in_subprocess(config: str, replicates: int, workers: int, seed: int, referen
                   overrides: tuple[str, ...] = ()) -> dict:
     cmd = [sys.executable, __file__, "--one", str(replicates), "--workers", str(workers),
            "--config", config, "--seed", str(seed)] + (["--reference"] if reference else [])
-    cmd += [f"--set={item}" for item in overrides] or ["--set="]
+    cmd += [f"--set={item}" for item in overrides]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -232,11 +232,12 @@ def main() -> None:
     ap.add_argument("--set", action="append", dest="rule_set", metavar="PATH=VALUE",
                     help="override of --config for the engine lines and the baseline (repeatable; default "
                          "outside_options=null: the first version's model, the one mesa.batch_run implements; "
-                         "an empty --set= applies none)")
+                         "an empty --set= applies none; a --one run applies exactly the ones it is given)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    rule_set = tuple(x for x in (a.rule_set if a.rule_set is not None else ["outside_options=null"]) if x)
+    default = [] if a.one else ["outside_options=null"]
+    rule_set = tuple(x for x in (a.rule_set if a.rule_set is not None else default) if x)
     if a.one:
         builtins.print(json.dumps(one_size(a.config, a.one, a.workers, a.seed, a.reference, rule_set)))
         return
